@@ -1,0 +1,38 @@
+"""Measure tcpkit's hot paths, each beside a reference measured in the same run.
+
+Timings are never asserted anywhere: this prints figures and ratios for people to read
+(``make bench`` runs every suite). ``--quick`` runs each measurement briefly, to check
+that the suites work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from tcpkit.tools import bench_wire
+
+SUITES: dict[str, Callable[[bool], list[str]]] = {
+    "wire": bench_wire.run_suite,
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suites", nargs="*", metavar="SUITE",
+                        help=f"which suites to run: {', '.join(SUITES)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="short runs, to check they work")
+
+
+def run(args: argparse.Namespace) -> int:
+    unknown = [name for name in args.suites if name not in SUITES]
+    if unknown:
+        print(f"tcpkit bench: no suite named {', '.join(unknown)} (have: {', '.join(SUITES)})",
+              file=sys.stderr)
+        return 2
+    for name in args.suites or list(SUITES):
+        print(f"== {name} ==")
+        for line in SUITES[name](args.quick):
+            print(line, flush=True)
+        print()
+    return 0

@@ -1,0 +1,28 @@
+"""The README's promises: its Python example runs, and the commands it names exist."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    subprocess.run([sys.executable, "-m", "tcpkit", "demo", "--pcap",
+                    str(tmp_path / "trace.pcap")], check=True, capture_output=True)
+    monkeypatch.chdir(tmp_path)
+    (example,) = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    namespace: dict[str, object] = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    assert "segment" in namespace
+
+
+def test_make_targets_named_in_the_readme_exist() -> None:
+    makefile = (README.parent / "Makefile").read_text()
+    for target in re.findall(r"`make (\w+)`", README.read_text()):
+        assert re.search(rf"^{target}:", makefile, re.M), target

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tcpkit.wire.addresses import pack_ipv4
 from tcpkit.wire.errors import BadChecksum, MalformedPacket
-from tcpkit.wire.ipv4 import FLAG_DF, FLAG_MF, IPv4Header, pack_address, parse_ipv4
+from tcpkit.wire.ipv4 import FLAG_DF, FLAG_MF, IPv4Header, parse_ipv4
 from tcpkit.wire.ipv6 import IPv6Header, parse_ipv6
 from tests.wire.strategies import ipv4_headers, ipv6_headers
 
@@ -84,7 +85,7 @@ def test_ipv4_partial_datagram_as_quoted_by_icmp() -> None:
 def test_bad_addresses_are_refused() -> None:
     for bad in ("1.2.3", "256.1.1.1", "::1", "1"):
         with pytest.raises(ValueError, match="not an IPv4 address"):
-            pack_address(bad)
+            pack_ipv4(bad)
     with pytest.raises(ValueError, match="not an IPv6 address"):
         IPv6Header(src="192.0.2.1", dst="::1", next_header=6)
 

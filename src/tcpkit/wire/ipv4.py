@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Final
 
+from tcpkit.wire.addresses import pack_ipv4
 from tcpkit.wire.checksum import internet_checksum
 from tcpkit.wire.errors import BadChecksum, MalformedPacket, need
 
@@ -30,14 +31,6 @@ MIN_HEADER_LEN: Final = 20
 MAX_HEADER_LEN: Final = 60
 
 _FIXED = struct.Struct("!BBHHHBBH4s4s")
-
-
-def pack_address(address: str) -> bytes:
-    """The 4 bytes of a dotted-quad address; :class:`ValueError` if it is not one."""
-    try:
-        return socket.inet_pton(socket.AF_INET, address)
-    except (OSError, TypeError) as exc:
-        raise ValueError(f"not an IPv4 address: {address!r}") from exc
 
 
 @dataclass(slots=True)
@@ -66,9 +59,9 @@ class IPv4Header:
 
     def __post_init__(self) -> None:
         if not self.src_packed:
-            self.src_packed = pack_address(self.src)
+            self.src_packed = pack_ipv4(self.src)
         if not self.dst_packed:
-            self.dst_packed = pack_address(self.dst)
+            self.dst_packed = pack_ipv4(self.dst)
 
     @property
     def is_fragment(self) -> bool:

@@ -7,19 +7,12 @@ import struct
 from dataclasses import dataclass, field
 from typing import Final
 
+from tcpkit.wire.addresses import pack_ipv6
 from tcpkit.wire.errors import MalformedPacket, need
 
 HEADER_LEN: Final = 40
 
 _FIXED = struct.Struct("!IHBB16s16s")
-
-
-def pack_address(address: str) -> bytes:
-    """The 16 bytes of an IPv6 address in any textual form; :class:`ValueError` otherwise."""
-    try:
-        return socket.inet_pton(socket.AF_INET6, address)
-    except (OSError, TypeError) as exc:
-        raise ValueError(f"not an IPv6 address: {address!r}") from exc
 
 
 @dataclass(slots=True)
@@ -39,9 +32,9 @@ class IPv6Header:
 
     def __post_init__(self) -> None:
         if not self.src_packed:
-            self.src_packed = pack_address(self.src)
+            self.src_packed = pack_ipv6(self.src)
         if not self.dst_packed:
-            self.dst_packed = pack_address(self.dst)
+            self.dst_packed = pack_ipv6(self.dst)
 
     def build(self, payload_length: int) -> bytes:
         """The 40 header bytes for a payload of ``payload_length`` bytes."""

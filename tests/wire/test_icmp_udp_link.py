@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from tcpkit.wire.checksum import pseudo_header
 from tcpkit.wire.errors import BadChecksum, MalformedPacket
@@ -29,7 +30,7 @@ from tcpkit.wire.icmp import (
 from tcpkit.wire.ipv4 import IPv4Header
 from tcpkit.wire.tcp import SYN, TCPSegment, parse_tcp
 from tcpkit.wire.udp import UDPDatagram, parse_udp
-from tests.wire.strategies import icmp_messages, udp_datagrams
+from tests.wire.strategies import icmp_messages, ipv4_addresses, u16, udp_datagrams
 
 V6_PSEUDO = pseudo_header(bytes(15) + b"\x01", bytes(15) + b"\x02", 58)
 V4_UDP_PSEUDO = pseudo_header(bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2]), 17)
@@ -111,3 +112,18 @@ def test_ethernet_and_arp() -> None:
         parse_ethernet(b"\x00" * 13)
     with pytest.raises(ValueError, match="not a MAC address"):
         mac_from_str("02:00:00:00:00")
+
+
+@given(st.binary(min_size=6, max_size=6), st.binary(min_size=6, max_size=6), u16,
+       st.binary(max_size=100))
+def test_ethernet_round_trip(dst: bytes, src: bytes, ethertype: int, payload: bytes) -> None:
+    header = EthernetHeader(dst, src, ethertype)
+    parsed, body = parse_ethernet(header.build() + payload)
+    assert parsed == header and body == payload
+
+
+@given(st.sampled_from([1, 2]), st.binary(min_size=6, max_size=6), ipv4_addresses,
+       st.binary(min_size=6, max_size=6), ipv4_addresses)
+def test_arp_round_trip(op: int, sha: bytes, spa: str, tha: bytes, tpa: str) -> None:
+    arp = ARPPacket(op, sha, spa, tha, tpa)
+    assert parse_arp(arp.build()) == arp

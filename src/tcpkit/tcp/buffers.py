@@ -1,0 +1,229 @@
+"""The send buffer, the receive queue and the out-of-order store.
+
+All three index data by unwrapped sequence number (see :mod:`tcpkit.tcp.seq`) and keep
+the application's bytes as ``bytes`` chunks: appending, acknowledging and reading move
+references and slice memory once, never per byte.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import deque
+
+_COALESCE = 16384  # small writes are gathered into one chunk up to this size
+
+
+class SendBuffer:
+    """Bytes the application wrote that are not yet acknowledged (RFC 9293 §3.8.6.3).
+
+    Holds the data from ``start`` (the sequence number of the first unacknowledged data
+    byte) to ``end``. :meth:`slice` copies out what a segment carries; :meth:`release`
+    drops what the peer acknowledged.
+    """
+
+    __slots__ = ("_chunks", "_first", "_starts", "end", "start")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.end = start
+        self._chunks: list[bytes | bytearray] = []
+        self._starts: list[int] = []
+        self._first = 0
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def append(self, data: bytes) -> None:
+        if not data:
+            return
+        chunks = self._chunks
+        last = chunks[-1] if len(chunks) > self._first else None
+        if isinstance(last, bytearray) and len(last) + len(data) <= _COALESCE:
+            last += data
+        elif len(data) < _COALESCE:
+            chunks.append(bytearray(data))
+            self._starts.append(self.end)
+        else:
+            chunks.append(bytes(data))
+            self._starts.append(self.end)
+        self.end += len(data)
+
+    def slice(self, seq: int, length: int) -> bytes:
+        """The ``length`` bytes starting at sequence number ``seq`` (clipped at the end)."""
+        end = min(seq + length, self.end)
+        if seq < self.start or seq >= end:
+            return b""
+        starts, chunks = self._starts, self._chunks
+        i = bisect_right(starts, seq, self._first) - 1
+        chunk_start = starts[i]
+        chunk = chunks[i]
+        offset = seq - chunk_start
+        if chunk_start + len(chunk) >= end:
+            return bytes(chunk[offset : end - chunk_start])
+        parts = [chunk[offset:]]
+        pos = chunk_start + len(chunk)
+        while pos < end:
+            i += 1
+            chunk = chunks[i]
+            parts.append(chunk[: end - pos])
+            pos += len(chunk)
+        return b"".join(parts)
+
+    def release(self, seq: int) -> None:
+        """Forget everything before sequence number ``seq`` (it was acknowledged)."""
+        if seq <= self.start:
+            return
+        seq = min(seq, self.end)
+        self.start = seq
+        starts, chunks = self._starts, self._chunks
+        first = self._first
+        while first < len(chunks) and starts[first] + len(chunks[first]) <= seq:
+            chunks[first] = b""
+            first += 1
+        self._first = first
+        if first > 64 and first * 2 > len(chunks):
+            del chunks[:first], starts[:first]
+            self._first = 0
+
+
+class ReceiveQueue:
+    """In-order bytes waiting for the application (Linux ``sk_receive_queue``)."""
+
+    __slots__ = ("_chunks", "_head", "length")
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._head = 0  # bytes of the first chunk already read
+        self.length = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def append(self, data: bytes) -> None:
+        if data:
+            self._chunks.append(data)
+            self.length += len(data)
+
+    def read(self, size: int, *, peek: bool = False) -> bytes:
+        """Up to ``size`` bytes from the front; with ``peek`` they stay queued."""
+        size = min(size, self.length)
+        if size <= 0:
+            return b""
+        chunks, head = self._chunks, self._head
+        first = chunks[0]
+        if len(first) - head >= size:
+            out = first[head : head + size]
+            if not peek:
+                self._advance(size)
+            return out
+        parts = []
+        need = size
+        for chunk in chunks:
+            piece = chunk[head : head + need]
+            parts.append(piece)
+            need -= len(piece)
+            head = 0
+            if not need:
+                break
+        if not peek:
+            self._advance(size)
+        return b"".join(parts)
+
+    def discard(self, size: int) -> None:
+        """Drop ``size`` bytes from the front without copying them."""
+        self._advance(min(size, self.length))
+
+    def _advance(self, size: int) -> None:
+        self.length -= size
+        chunks = self._chunks
+        head = self._head + size
+        while chunks and head >= len(chunks[0]):
+            head -= len(chunks.popleft())
+        self._head = head
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._head = 0
+        self.length = 0
+
+
+class OutOfOrderQueue:
+    """Data that arrived beyond RCV.NXT, kept until the gap before it fills.
+
+    Ranges never overlap: bytes already held win over a new copy of the same sequence
+    numbers (they are the same bytes from an honest peer, and keeping the first ones
+    means one copy). Bounded by the receive window, which the caller checks first.
+    """
+
+    __slots__ = ("_data", "_starts", "size")
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._data: list[bytes] = []
+        self.size = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def ranges(self) -> list[tuple[int, int]]:
+        """The held ``(start, end)`` ranges in order, adjacent ones merged."""
+        merged: list[tuple[int, int]] = []
+        for start, data in zip(self._starts, self._data, strict=True):
+            end = start + len(data)
+            if merged and merged[-1][1] == start:
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        return merged
+
+    def add(self, start: int, data: bytes) -> tuple[int, int] | None:
+        """Store what is new in ``data``; returns the (start, end) of bytes that were
+        already held (for a D-SACK, RFC 2883 §4), or None if all of it was new."""
+        end = start + len(data)
+        starts = self._starts
+        i = bisect_right(starts, start)
+        duplicate: tuple[int, int] | None = None
+        pieces: list[tuple[int, bytes]] = []
+        pos = start
+        j = max(i - 1, 0)
+        while j < len(starts) and starts[j] < end:
+            held_start = starts[j]
+            held_end = held_start + len(self._data[j])
+            if held_end > pos:
+                if held_start > pos:
+                    pieces.append((pos, data[pos - start : held_start - start]))
+                dup_start, dup_end = max(pos, held_start), min(end, held_end)
+                if dup_start < dup_end and duplicate is None:
+                    duplicate = (dup_start, dup_end)
+                pos = max(pos, held_end)
+            j += 1
+        if pos < end:
+            pieces.append((pos, data[pos - start :]))
+        for piece_start, piece in pieces:
+            k = bisect_right(starts, piece_start)
+            starts.insert(k, piece_start)
+            self._data.insert(k, piece)
+            self.size += len(piece)
+        return duplicate
+
+    def pop_ready(self, rcv_nxt: int) -> list[tuple[int, bytes]]:
+        """Remove and return the pieces that start at or before ``rcv_nxt``, in order,
+        as long as they are contiguous from it (the caller trims what it already has)."""
+        out = []
+        starts = self._starts
+        while starts and starts[0] <= rcv_nxt:
+            start = starts.pop(0)
+            data = self._data.pop(0)
+            self.size -= len(data)
+            if start + len(data) > rcv_nxt:
+                out.append((start, data))
+                rcv_nxt = start + len(data)
+        return out
+
+    def clear(self) -> None:
+        self._starts.clear()
+        self._data.clear()
+        self.size = 0

@@ -1,0 +1,101 @@
+"""Every knob the engine reads, with Linux's default as the default value.
+
+The defaults are the values of a Linux 6.18 kernel (``sysctl net.ipv4.tcp_*`` measured on
+this project's machines, and the kernel's compiled-in constants). ``stack/`` maps the
+sysctl names onto these fields and socket options change them per connection; the
+numbers themselves live only here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# Linux include/net/tcp.h: timers are counted in jiffies of 1/HZ seconds.
+DEFAULT_HZ: Final = 250
+
+TCP_TIMEWAIT_LEN: Final = 60.0  # TCP_TIMEWAIT_LEN: 2MSL as Linux counts it
+TCP_MAX_QUICKACKS: Final = 16
+TCP_MAX_WSCALE: Final = 14  # RFC 7323 §2.3
+TCP_MIN_MSS: Final = 88
+TCP_MIN_SND_MSS: Final = 48
+TCP_DEFAULT_MSS: Final = 536  # RFC 9293 §3.7.1: assumed when the peer sends no MSS option
+MAX_SACK_BLOCKS: Final = 4
+
+
+@dataclass(slots=True)
+class ConnectionConfig:
+    """Settings of one connection: host sysctls plus its socket options.
+
+    Times are in seconds. Each field names the Linux setting it mirrors.
+    """
+
+    hz: int = DEFAULT_HZ  # CONFIG_HZ (250 on Debian kernels)
+    mtu: int = 1500  # the route's MTU
+    ipv6: bool = False  # 40-byte IP header instead of 20
+    user_mss: int = 0  # TCP_MAXSEG (0: none)
+
+    # Buffers (bytes). net.ipv4.tcp_rmem / tcp_wmem: min, default, max.
+    rmem: tuple[int, int, int] = (4096, 131072, 33554432)
+    wmem: tuple[int, int, int] = (4096, 16384, 4194304)
+    rmem_max: int = 212992  # net.core.rmem_max: the ceiling for SO_RCVBUF
+    wmem_max: int = 212992  # net.core.wmem_max: the ceiling for SO_SNDBUF
+    rcvbuf: int | None = None  # SO_RCVBUF as set (locks receive-buffer autotuning)
+    sndbuf: int | None = None  # SO_SNDBUF as set (locks send-buffer autotuning)
+    moderate_rcvbuf: bool = True  # net.ipv4.tcp_moderate_rcvbuf
+
+    # Options offered in the SYN.
+    window_scaling: bool = True  # net.ipv4.tcp_window_scaling
+    timestamps: bool = True  # net.ipv4.tcp_timestamps
+    sack: bool = True  # net.ipv4.tcp_sack
+    dsack: bool = True  # net.ipv4.tcp_dsack
+
+    # Retransmission and timeouts.
+    syn_retries: int = 6  # net.ipv4.tcp_syn_retries
+    synack_retries: int = 5  # net.ipv4.tcp_synack_retries
+    retries1: int = 3  # net.ipv4.tcp_retries1
+    retries2: int = 15  # net.ipv4.tcp_retries2
+    orphan_retries: int = 0  # net.ipv4.tcp_orphan_retries (0 means 8)
+    rto_initial: float = 1.0  # TCP_TIMEOUT_INIT (RFC 6298 §2.1)
+    rto_min: float = 0.2  # TCP_RTO_MIN, net.ipv4.tcp_rto_min_us
+    rto_max: float = 120.0  # TCP_RTO_MAX, net.ipv4.tcp_rto_max_ms
+    user_timeout: float = 0.0  # TCP_USER_TIMEOUT (0: off)
+    fin_timeout: float = 60.0  # net.ipv4.tcp_fin_timeout, TCP_LINGER2
+    linger: float | None = None  # SO_LINGER: None off; 0 abort with RST on close
+
+    # Keepalive.
+    keepalive: bool = False  # SO_KEEPALIVE
+    keepalive_time: float = 7200.0  # net.ipv4.tcp_keepalive_time, TCP_KEEPIDLE
+    keepalive_intvl: float = 75.0  # net.ipv4.tcp_keepalive_intvl, TCP_KEEPINTVL
+    keepalive_probes: int = 9  # net.ipv4.tcp_keepalive_probes, TCP_KEEPCNT
+
+    # Sending.
+    nodelay: bool = False  # TCP_NODELAY
+    cork: bool = False  # TCP_CORK
+    init_cwnd: int = 10  # TCP_INIT_CWND (RFC 6928)
+    congestion_control: str = "reno"  # net.ipv4.tcp_congestion_control
+    slow_start_after_idle: bool = True  # net.ipv4.tcp_slow_start_after_idle
+    reordering: int = 3  # net.ipv4.tcp_reordering: duplicate ACKs before fast retransmit
+
+    # Receiving and validation.
+    quickack_max: int = TCP_MAX_QUICKACKS
+    pingpong_thresh: int = 1  # net.ipv4.tcp_pingpong_thresh
+    invalid_ratelimit: float = 0.5  # net.ipv4.tcp_invalid_ratelimit (ms in Linux)
+    challenge_ack_limit: int = 2**31 - 1  # net.ipv4.tcp_challenge_ack_limit (per second)
+    rfc1337: bool = False  # net.ipv4.tcp_rfc1337
+    stdurg: bool = False  # net.ipv4.tcp_stdurg: urgent pointer per RFC 1122 when set
+    oob_inline: bool = False  # SO_OOBINLINE
+
+    @property
+    def header_overhead(self) -> int:
+        """IP plus TCP fixed headers: what the MTU loses before the MSS."""
+        return (40 if self.ipv6 else 20) + 20
+
+    def jiffies(self, seconds: float) -> int:
+        """Whole jiffies in ``seconds``, rounded up as Linux's msecs_to_jiffies does
+        (a value within a nanosecond of a whole tick counts as that tick)."""
+        ticks = seconds * self.hz
+        nearest = round(ticks)
+        if abs(ticks - nearest) < 1e-9 * self.hz:
+            return nearest
+        return int(ticks) + 1

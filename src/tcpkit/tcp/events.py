@@ -1,0 +1,76 @@
+"""What a connection tells the layer above: frozen, slotted dataclasses named in the past.
+
+The socket layer turns them into wake-ups (readable, writable, connected) and keeps the
+error to report; the lab turns them into the state timeline. Compare them by value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tcpkit.tcp.state import State
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """The connection moved between RFC 9293 states; ``cause`` says why in words."""
+
+    old: State
+    new: State
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The handshake completed: the connection is ESTABLISHED (connect() returns)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived:
+    """In-order data arrived and can be read; ``readable`` bytes are waiting in all."""
+
+    readable: int
+
+
+@dataclass(frozen=True, slots=True)
+class UrgentDataReceived:
+    """An urgent byte arrived (RFC 9293 §3.8.5): out of band unless SO_OOBINLINE."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFinished:
+    """The peer's FIN arrived in order: reads return EOF after the data before it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendSpaceFreed:
+    """Acknowledged data left the send buffer; ``space`` bytes can be written now."""
+
+    space: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionFailed:
+    """The connection died with an error the application will see (``errno``)."""
+
+    errno: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The TCB is gone (state CLOSED); the driver can forget this connection."""
+
+    reason: str
+
+
+ConnectionEvent = (
+    StateChanged
+    | Connected
+    | DataReceived
+    | UrgentDataReceived
+    | PeerFinished
+    | SendSpaceFreed
+    | ConnectionFailed
+    | ConnectionClosed
+)

@@ -1,0 +1,99 @@
+"""Round-trip time estimation and the retransmission timeout (RFC 6298), as Linux does it.
+
+RFC 6298 §2 gives SRTT, RTTVAR and RTO = SRTT + max(G, 4*RTTVAR), at least 1 s. Linux
+(``tcp_rtt_estimator`` and ``tcp_set_rto`` in net/ipv4/tcp_input.c) follows it with two
+well-known deviations that this module reproduces, because they decide when a real
+kernel retransmits:
+
+* the minimum (200 ms, ``TCP_RTO_MIN``) bounds the variance term, not the RTO:
+  RTO = SRTT + max(mdev, rto_min) roughly, so on a LAN the RTO is about 200 ms + SRTT;
+* a falling RTT reduces the deviation eight times slower (an "Eifel"-like gain), and
+  the variance term only decays once per round trip.
+
+Values are kept in integer microseconds with Linux's scalings (srtt << 3, mdev << 2);
+the RTO is a whole number of jiffies (1/HZ s), rounded up like ``usecs_to_jiffies``.
+Karn's algorithm (§3: no sample from a retransmitted segment) is the caller's job: it
+only calls :meth:`sample` with valid measurements.
+"""
+
+from __future__ import annotations
+
+from tcpkit.tcp.config import ConnectionConfig
+
+
+class RttEstimator:
+    """SRTT/RTTVAR/RTO of one connection, plus the exponential backoff (RFC 6298 §5.5)."""
+
+    __slots__ = ("_hz", "_rto_min_us", "backoff", "mdev_max_us", "mdev_us", "rto_jiffies",
+                 "rto_max", "rtt_seq", "rttvar_us", "srtt_us")
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self._hz = config.hz
+        self._rto_min_us = config.jiffies(config.rto_min) * 1_000_000 // config.hz
+        self.rto_max = config.rto_max
+        self.srtt_us = 0  # scaled by 8; 0 = no sample yet
+        self.mdev_us = 0  # scaled by 4
+        self.mdev_max_us = 0
+        self.rttvar_us = 0
+        self.rtt_seq = 0
+        self.rto_jiffies = config.jiffies(config.rto_initial)
+        self.backoff = 0
+
+    @property
+    def srtt(self) -> float:
+        """Smoothed RTT in seconds (0.0 before the first sample)."""
+        return self.srtt_us / 8e6
+
+    @property
+    def rto(self) -> float:
+        """The current RTO in seconds, without backoff."""
+        return self.rto_jiffies / self._hz
+
+    def backed_off_rto(self) -> float:
+        """RTO << backoff, capped at the maximum (``inet_csk_rto_backoff``)."""
+        return min(self.rto * (1 << self.backoff), self.rto_max)
+
+    def sample(self, rtt_us: int, snd_una: int, snd_nxt: int) -> None:
+        """Take a valid RTT measurement (RFC 6298 §2.2-2.3; Linux ``tcp_rtt_estimator``)."""
+        m = max(rtt_us, 1)
+        srtt = self.srtt_us
+        if srtt:
+            m -= srtt >> 3
+            srtt += m
+            if m < 0:
+                m = -m
+                m -= self.mdev_us >> 2
+                if m > 0:
+                    m >>= 3
+            else:
+                m -= self.mdev_us >> 2
+            self.mdev_us += m
+            if self.mdev_us > self.mdev_max_us:
+                self.mdev_max_us = self.mdev_us
+                self.rttvar_us = max(self.rttvar_us, self.mdev_max_us)
+            if snd_una > self.rtt_seq:
+                if self.mdev_max_us < self.rttvar_us:
+                    self.rttvar_us -= (self.rttvar_us - self.mdev_max_us) >> 2
+                self.rtt_seq = snd_nxt
+                self.mdev_max_us = self._rto_min_us
+        else:
+            srtt = m << 3
+            self.mdev_us = m << 1
+            self.rttvar_us = max(self.mdev_us, self._rto_min_us)
+            self.mdev_max_us = self.rttvar_us
+            self.rtt_seq = snd_nxt
+        self.srtt_us = max(1, srtt)
+        self._set_rto()
+        self.backoff = 0  # RFC 6298 §5.7: a valid sample ends the backoff
+
+    def fallback(self) -> None:
+        """RFC 6298 §5.7: the handshake needed retransmissions and gave no sample, so the
+        RTO goes back to 3 s (Linux ``tcp_init_metrics``)."""
+        self.rttvar_us = 3_000_000
+        self.mdev_us = self.mdev_max_us = self.rttvar_us
+        self.rto_jiffies = 3 * self._hz
+
+    def _set_rto(self) -> None:
+        us = (self.srtt_us >> 3) + self.rttvar_us
+        jiffies = -(-us * self._hz // 1_000_000)  # usecs_to_jiffies rounds up
+        self.rto_jiffies = min(jiffies, int(self.rto_max * self._hz))

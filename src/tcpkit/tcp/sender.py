@@ -1,0 +1,347 @@
+"""The sending half: cutting the byte stream into segments, and what holds them back.
+
+RFC 9293 §3.8.6.2.1 and RFC 1122 §4.2.3.4 (sender SWS avoidance, Nagle), RFC 5681
+(cwnd) and RFC 9293 §3.8.6.1 (zero-window probing) set the rules; the behaviour is
+Linux's (net/ipv4/tcp_output.c ``tcp_write_xmit``, ``tcp_nagle_test``,
+``tcp_mss_split_point``, ``tcp_send_fin``, ``tcp_retransmit_skb``,
+``tcp_write_wakeup``, ``tcp_send_probe0``):
+
+* a segment goes out while fewer than cwnd packets are in flight and a full MSS (or the
+  rest of the data) fits in the peer's window;
+* Nagle is Minshall's variant: a small segment waits only while an earlier *small*
+  segment is unacknowledged (TCP_NODELAY turns that off, TCP_CORK holds every partial
+  segment until uncorked);
+* the write queue behaves like Linux's large (GSO) buffers: once a burst started, the
+  window may be filled with a final partial segment, unless Nagle holds it;
+* a FIN rides on the last data segment if that one has not left yet;
+* a retransmission of a short segment takes along the following ones that fit in one
+  MSS (``tcp_retrans_try_collapse``).
+"""
+
+from __future__ import annotations
+
+from tcpkit.tcp.events import SendSpaceFreed
+from tcpkit.tcp.receiver import Receiver
+from tcpkit.tcp.state import State
+from tcpkit.tcp.tcb import XMIT_LOSS_PROBE, XMIT_NONE, XMIT_PROBE0, XMIT_RETRANS, SentSegment
+from tcpkit.wire.tcp import ACK, FIN, PSH, SYN
+
+NAGLE_OFF = 1  # TCP_NODELAY
+NAGLE_CORK = 2  # TCP_CORK or MSG_MORE
+NAGLE_PUSH = 4  # push everything (a FIN, a probe)
+TCP_MSS_DEFAULT = 536
+RESOURCE_PROBE_INTERVAL = 0.5  # TCP_RESOURCE_PROBE_INTERVAL (HZ/2)
+
+
+class Sender(Receiver):
+    """Segmentation, transmission and the retransmission primitive."""
+
+    # -- MSS (RFC 9293 §3.7.1, RFC 6691) ------------------------------------------------
+
+    def _mtu_to_mss(self) -> int:
+        """Linux ``tcp_mtu_to_mss``: the route's MTU less headers and the timestamp
+        option, clamped by the peer's MSS and TCP_MAXSEG."""
+        mss = self.config.mtu - self.config.header_overhead
+        mss = min(mss, self.mss_clamp)
+        mss = max(mss, 48)  # net.ipv4.tcp_min_snd_mss
+        return mss - (12 if self.ts_ok else 0)
+
+    def _sync_mss(self) -> int:
+        """Linux ``tcp_sync_mss``: also never more than half the largest window the
+        peer ever offered (``tcp_bound_to_half_wnd``), so small windows fill evenly."""
+        mss = self._mtu_to_mss()
+        cutoff = self.max_window >> 1 if self.max_window > TCP_MSS_DEFAULT else self.max_window
+        if cutoff and mss > cutoff:
+            mss = max(cutoff, 68 - (32 if self.ts_ok else 20))
+        self.mss_cache = mss
+        return mss
+
+    def _current_mss(self) -> int:
+        """Linux ``tcp_current_mss``: less the room SACK blocks take in this ACK."""
+        mss = self.mss_cache
+        blocks = len(self.sack_blocks) + (self.dsack is not None)
+        if self.sack_ok and blocks:
+            room = 3 if self.ts_ok else 4
+            mss -= 4 + 8 * min(blocks, room)
+        return mss
+
+    def _advertised_mss(self) -> int:
+        """The MSS option we send: MTU less headers, or TCP_MAXSEG if smaller."""
+        mss = self.config.mtu - self.config.header_overhead
+        if self.config.user_mss and self.config.user_mss < mss:
+            mss = self.config.user_mss
+        return mss
+
+    # -- Nagle ---------------------------------------------------------------------------
+
+    def _nonagle(self) -> int:
+        cfg = self.config
+        return (NAGLE_OFF if cfg.nodelay else 0) | (NAGLE_CORK if cfg.cork else 0)
+
+    def _nagle_holds(self, partial: bool, nonagle: int) -> bool:
+        """Linux ``tcp_nagle_check``: hold a partial segment (RFC 1122 §4.2.3.4, with
+        Minshall's rule: only while an earlier small segment is unacknowledged)."""
+        return partial and bool(
+            nonagle & NAGLE_CORK
+            or (not nonagle and self.packets_out
+                and self.snd_una < self.snd_sml <= self.snd_nxt)
+        )
+
+    # -- transmission --------------------------------------------------------------------
+
+    def _data_end(self) -> int:
+        return self.send_buffer.end
+
+    def _write_xmit(self, now: float, nonagle: int) -> bool:
+        """Linux ``tcp_write_xmit``: send what cwnd, the peer's window and Nagle allow.
+        Returns True if nothing could be sent while nothing is in flight (the caller
+        then arms the zero-window probe timer)."""
+        mss = self._current_mss()
+        data_end = self._data_end()
+        wnd_end = self.snd_una + self.snd_wnd
+        sent = 0
+        cwnd_limited = False
+        while self.snd_nxt < self.write_seq:
+            seq = self.snd_nxt
+            avail = data_end - seq
+            fin = self.fin_queued and avail <= mss
+            if avail == 0:
+                # A FIN alone is not held by cwnd (tcp_cwnd_test) but needs the window.
+                if seq + 1 > wnd_end:
+                    break
+                self._transmit_new(seq, 0, True, now)
+                sent += 1
+                break
+            if self._in_flight() >= self.cwnd:
+                cwnd_limited = True
+                break
+            room = wnd_end - seq
+            if min(mss, avail) + (1 if fin else 0) > room:
+                if not (sent and avail > mss and 0 < room < mss
+                        and not self._nagle_holds(True, nonagle)):
+                    break
+                length = room  # the window cuts a burst: fill it (tcp_mss_split_point)
+                fin = False
+            elif avail > mss:
+                length = mss
+                fin = False
+            else:
+                length = avail
+                if (avail < mss and not fin and not self.urg_mode
+                        and not nonagle & NAGLE_PUSH
+                        and self._nagle_holds(True, nonagle)):
+                    break
+            self._transmit_new(seq, length, fin, now)
+            sent += 1
+            if length < mss:
+                self.snd_sml = seq + length + (1 if fin else 0)
+        cwnd_limited |= self._in_flight() >= self.cwnd
+        if sent or cwnd_limited:
+            self._cwnd_validate(cwnd_limited, now)
+        if sent:
+            if self.ca_state in (2, 3):  # CWR or Recovery: proportional rate reduction
+                self.prr_out += sent
+            self._after_new_data(now)
+            return False
+        return not self.packets_out and self.snd_nxt < self.write_seq
+
+    def _transmit_new(self, seq: int, length: int, fin: bool, now: float) -> None:
+        """Send new data (Linux ``tcp_transmit_skb`` + ``tcp_event_new_data_sent``)."""
+        payload = self.send_buffer.slice(seq, length) if length else b""
+        end = seq + length + (1 if fin else 0)
+        flags = ACK | (FIN if fin else 0)
+        if self._push_point_reached(seq, end) or fin:
+            flags |= PSH if length else 0
+        self._emit_segment(seq, flags, now, payload)
+        self.rtx.append(SentSegment(seq, end, flags, now, now))
+        prior = self.packets_out
+        self.packets_out += 1
+        self.snd_nxt = end
+        if not prior:
+            self._rearm_rto(now)
+
+    def _push_point_reached(self, seq: int, end: int) -> bool:
+        """Does the segment [seq, end) contain the end of a write (where PSH goes)?"""
+        points = self.push_points
+        hit = False
+        while points and points[0] <= end:
+            if points[0] > seq:
+                hit = True
+            points.popleft()
+        return hit
+
+    def _cwnd_validate(self, cwnd_limited: bool, now: float) -> None:
+        """Linux ``tcp_cwnd_validate`` (RFC 7661): remember whether cwnd was the limit,
+        so an application-limited sender does not grow it, and shrink an unused cwnd."""
+        if (self.snd_una >= self.cwnd_usage_seq or cwnd_limited
+                or (not self.is_cwnd_limited and self.packets_out > self.max_packets_out)):
+            self.is_cwnd_limited = cwnd_limited
+            self.max_packets_out = self.packets_out
+            self.cwnd_usage_seq = self.snd_nxt
+        if self.is_cwnd_limited or (self.cwnd < self.ssthresh
+                                    and self.cwnd < 2 * self.max_packets_out):
+            self.snd_cwnd_used = 0
+            self.snd_cwnd_stamp = now
+            return
+        self.snd_cwnd_used = max(self.snd_cwnd_used, self.packets_out)
+        if (self.config.slow_start_after_idle
+                and now - self.snd_cwnd_stamp >= self.rtt.rto):
+            self._cwnd_application_limited(now)
+
+    def _cwnd_application_limited(self, now: float) -> None:
+        """Linux ``tcp_cwnd_application_limited`` (RFC 2861): an application that did
+        not use its window for an RTO gives half of the unused part back."""
+        if self.ca_state == 0 and not self.write_blocked:
+            win_used = max(self.snd_cwnd_used, self.config.init_cwnd)
+            if win_used < self.cwnd:
+                self.ssthresh = self._current_ssthresh()
+                self.cwnd = (self.cwnd + win_used) >> 1
+            self.snd_cwnd_used = 0
+        self.snd_cwnd_stamp = now
+
+    def _current_ssthresh(self) -> int:
+        """Linux ``tcp_current_ssthresh``: ssthresh, or 3/4 of cwnd if that is more."""
+        if self.ca_state in (2, 3):  # in a cwnd reduction (CWR, Recovery)
+            return self.ssthresh
+        return max(self.ssthresh, ((self.cwnd >> 1) + (self.cwnd >> 2)))
+
+    def _push(self, now: float, nonagle: int | None = None) -> None:
+        """Linux ``tcp_push_pending_frames``: send what may go, or start probing a zero
+        window if nothing is in flight to bring an ACK back."""
+        if self.snd_nxt >= self.write_seq:
+            return
+        if nonagle is None:
+            nonagle = self._nonagle()
+        if self._write_xmit(now, nonagle) and self.xmit_kind == XMIT_NONE:
+            self._arm_probe_timer(now)
+
+    def _queue_fin(self, now: float) -> None:
+        """Linux ``tcp_send_fin``: the FIN takes the sequence number after the data and
+        rides on the last data segment if that one is still unsent; then push."""
+        self.fin_queued = True
+        self.write_seq += 1
+        self._push(now, NAGLE_OFF)
+
+    def _send_syn(self, now: float) -> None:
+        """Our SYN (RFC 9293 §3.10.1) with the options we offer."""
+        options = self._syn_options(now, synack=False)
+        self._emit_segment(self.iss, SYN, now, options=options)
+
+    def _send_synack(self, now: float) -> None:
+        """Our SYN-ACK (RFC 9293 §3.10.7.2) with the options the peer's SYN agreed to."""
+        options = self._syn_options(now, synack=True)
+        self._emit_segment(self.iss, SYN | ACK, now, options=options)
+
+    def _retransmit(self, seg: SentSegment, now: float) -> None:
+        """Send a segment of the retransmission queue again (Linux
+        ``__tcp_retransmit_skb``), collapsing short followers into it."""
+        if seg.flags & SYN:
+            if self.state is State.SYN_SENT:
+                self._send_syn(now)
+            else:
+                self._send_synack(now)
+        else:
+            self._collapse_after(seg)
+            length = seg.end - seg.seq - (1 if seg.flags & FIN else 0)
+            payload = self.send_buffer.slice(seg.seq, length) if length else b""
+            self._emit_segment(seg.seq, seg.flags | ACK, now, payload)
+        if not seg.retrans:
+            seg.retrans = True
+            self.retrans_out += 1
+        seg.ever_retransmitted = True
+        seg.last_sent = now
+        self.total_retrans += 1
+        if not self.retrans_stamp:
+            self.retrans_stamp = seg.first_sent
+
+    def _collapse_after(self, seg: SentSegment) -> None:
+        """Linux ``tcp_retrans_try_collapse``: merge the following unsacked segments
+        into a short retransmission while they fit in one MSS and in the window."""
+        rtx = self.rtx
+        try:
+            i = rtx.index(seg)
+        except ValueError:
+            return
+        limit = min(self._current_mss(), self.snd_una + self.snd_wnd - seg.seq)
+        while i + 1 < len(rtx):
+            nxt = rtx[i + 1]
+            if seg.flags & FIN or nxt.sacked or nxt.flags & SYN or nxt.ever_retransmitted:
+                break
+            if nxt.end - seg.seq - (1 if nxt.flags & FIN else 0) > limit:
+                break
+            seg.end = nxt.end
+            seg.flags |= nxt.flags & (FIN | PSH)
+            if nxt.lost:
+                self.lost_out -= 1
+            del rtx[i + 1]
+            self.packets_out -= 1
+
+    def _after_new_data(self, now: float) -> None:
+        """Hook run after a burst of new data: recovery arms the tail loss probe."""
+        del now
+
+    def _rearm_rto(self, now: float) -> None:
+        """Linux ``tcp_rearm_rto``: the retransmission timer runs while data is out.
+        Replacing a loss probe, it keeps the RTO's own schedule (from the oldest
+        segment's transmission), not a fresh one."""
+        if not self.packets_out:
+            self._clear_xmit_timer()
+            return
+        ticks = self.rtt.rto_jiffies
+        if self.xmit_kind == XMIT_LOSS_PROBE and self.rtx:
+            remaining = self.rtx[0].last_sent + self.rtt.rto - now
+            ticks = max(self.config.jiffies(max(remaining, 1e-6)), 1)
+        self._set_xmit_timer_kind(XMIT_RETRANS, self._jiffies_deadline(now, ticks))
+
+    def _set_xmit_timer_kind(self, kind: int, deadline: float) -> None:
+        self.xmit_kind = kind
+        self.xmit_deadline = deadline
+
+    def _clear_xmit_timer(self) -> None:
+        self.xmit_kind = XMIT_NONE
+        self.xmit_deadline = None
+
+    # -- the send buffer ------------------------------------------------------------------
+
+    def _send_space(self) -> int:
+        return max(self.sndbuf - len(self.send_buffer), 0)
+
+    def _check_space(self) -> None:
+        """Linux ``tcp_check_space``/``sk_stream_write_space``: once the application was
+        told to wait, say when a third of the buffer is free again."""
+        if not self.write_blocked:
+            return
+        queued = len(self.send_buffer)
+        if self.sndbuf - queued >= queued >> 1:
+            self.write_blocked = False
+            self._emit(SendSpaceFreed(self._send_space()))
+
+    # -- zero-window probes (RFC 9293 §3.8.6.1) ---------------------------------------------
+
+    def _probe0_base(self) -> float:
+        """Linux ``tcp_probe0_base``: the RTO, at least TCP_RTO_MIN."""
+        return max(self.rtt.rto, self.config.rto_min)
+
+    def _probe0_when(self) -> float:
+        return min(self._probe0_base() * (1 << self.rtt.backoff), self.config.rto_max)
+
+    def _arm_probe_timer(self, now: float) -> None:
+        """Linux ``tcp_check_probe_timer``."""
+        self._set_xmit_timer_kind(XMIT_PROBE0, self._deadline_after(now, self._probe0_base()))
+
+    def _write_wakeup(self, now: float) -> None:
+        """Linux ``tcp_write_wakeup``: a probe. Data if the window allows some (a
+        window-limited piece, pushed), else a segment at SND.UNA-1 that the receiver
+        must acknowledge (zero-window and keepalive probes)."""
+        seq = self.snd_nxt
+        wnd_end = self.snd_una + self.snd_wnd
+        if seq < self.write_seq and seq < wnd_end:
+            avail = self._data_end() - seq
+            length = min(avail, wnd_end - seq, self._current_mss())
+            fin = self.fin_queued and length == avail
+            self.push_points.appendleft(seq + length)
+            self._transmit_new(seq, length, fin, now)
+            return
+        if self.urg_mode and self.snd_una + 1 <= self.snd_up <= self.snd_una + 0xFFFF:
+            self._emit_segment(self.snd_una, ACK, now)
+        self._emit_segment(self.snd_una - 1, ACK, now)

@@ -1,0 +1,231 @@
+"""The Transmission Control Block: every variable of one connection (RFC 9293 §3.3.1).
+
+Fields carry the RFC's names (``snd_una``, ``rcv_nxt``, ...) and, where the RFC has none,
+Linux's (``write_seq``, ``rcv_wup``, ``mss_cache``, the ACK scheduling state of
+``inet_connection_sock``). Sequence variables are unwrapped integers (:mod:`seq`).
+The behaviour lives in the mixins that :class:`tcpkit.tcp.connection.Connection` is
+made of (``receiver``, ``sender``, ``recovery``, ``segment_arrives``, ``user_calls``,
+``timers``); this class only declares and initialises the state they share.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from tcpkit.tcp.buffers import OutOfOrderQueue, ReceiveQueue, SendBuffer
+from tcpkit.tcp.config import ConnectionConfig
+from tcpkit.tcp.events import ConnectionEvent
+from tcpkit.tcp.isn import Endpoint, HostSecrets
+from tcpkit.tcp.ratelimit import ChallengeAckLimiter
+from tcpkit.tcp.rtt import RttEstimator
+from tcpkit.tcp.state import State
+from tcpkit.wire.tcp import TCPSegment
+
+if TYPE_CHECKING:
+    from tcpkit.tcp.congestion import CongestionControl
+
+
+class CAState(IntEnum):
+    """Linux's congestion-avoidance states (``enum tcp_ca_state``), visible in TCP_INFO."""
+
+    OPEN = 0
+    DISORDER = 1
+    CWR = 2
+    RECOVERY = 3
+    LOSS = 4
+
+
+# What the shared retransmit timer slot is armed for (Linux ICSK_TIME_*).
+XMIT_NONE = 0
+XMIT_RETRANS = 1
+XMIT_PROBE0 = 3
+XMIT_LOSS_PROBE = 5
+
+# inet_connection_sock.icsk_ack.pending bits (include/net/inet_connection_sock.h).
+ACK_SCHED = 1
+ACK_TIMER = 2
+ACK_PUSHED = 4
+ACK_PUSHED2 = 8
+ACK_NOW = 16
+
+
+@dataclass(slots=True)
+class SentSegment:
+    """One transmitted segment still unacknowledged (a Linux retransmit-queue skb)."""
+
+    seq: int
+    end: int  # seq + payload length + SYN + FIN
+    flags: int  # SYN/FIN/PSH/URG bits it was sent with
+    first_sent: float
+    last_sent: float
+    ever_retransmitted: bool = False  # Karn (RFC 6298 §3): no RTT sample from it
+    retrans: bool = False  # counted in retrans_out
+    sacked: bool = False
+    lost: bool = False
+
+
+class TCB:
+    """State shared by the engine's parts. See the module docstring."""
+
+    def __init__(
+        self,
+        local: Endpoint,
+        remote: Endpoint,
+        config: ConnectionConfig | None = None,
+        secrets: HostSecrets | None = None,
+        challenge_acks: ChallengeAckLimiter | None = None,
+    ) -> None:
+        self.local = local
+        self.remote = remote
+        self.config = config if config is not None else ConnectionConfig()
+        self.secrets = secrets if secrets is not None else HostSecrets()
+        self.challenge_acks = challenge_acks if challenge_acks is not None else \
+            ChallengeAckLimiter(self.config.challenge_ack_limit)
+        cfg = self.config
+
+        # Connection state (RFC 9293 §3.3.2) and how the user left it.
+        self.state = State.CLOSED
+        self.passive = False  # came from LISTEN (a passive OPEN)
+        self.orphan = False  # close() was called: no user any more (Linux SOCK_DEAD)
+        self.rcv_shutdown = False  # no more data will be read (FIN seen or SHUT_RD)
+        self.snd_shutdown = False  # no more data will be written (SHUT_WR / close)
+        self.error = 0  # errno to report once (Linux sk_err)
+        self.soft_error = 0  # errno from ICMP while retrying (Linux sk_err_soft)
+
+        # Send sequence variables (RFC 9293 §3.3.1).
+        self.iss = 0
+        self.snd_una = 0
+        self.snd_nxt = 0
+        self.snd_wnd = 0
+        self.snd_up = 0
+        self.snd_wl1 = 0
+        self.snd_wl2 = 0
+        self.write_seq = 0  # sequence number after the last byte (or FIN) queued
+        self.pushed_seq = 0
+        self.max_window = 0
+        self.fin_queued = False  # the FIN is in write_seq (sent or not)
+        self.send_buffer = SendBuffer(0)
+        self.push_points: deque[int] = deque()  # ends of writes: where PSH goes
+        self.rtx: deque[SentSegment] = deque()  # sent, unacknowledged (in order)
+        self.snd_sml = 0  # end of the last small segment sent (Nagle, Minshall)
+        self.lsndtime = 0.0  # when data was last sent
+        self.urg_mode = False
+
+        # Receive sequence variables.
+        self.irs = 0
+        self.rcv_nxt = 0
+        self.rcv_wnd = 0
+        self.rcv_wup = 0  # rcv_nxt when rcv_wnd was last advertised
+        self.rcv_up = 0
+        self.copied_seq = 0  # next byte the application will read
+        self.recv_queue = ReceiveQueue()
+        self.ofo = OutOfOrderQueue()
+        self.rmem_alloc = 0  # bytes charged to the receive buffer (model of truesize)
+        self.fin_seq: int | None = None  # where the peer's FIN is, once seen in order
+        self.ofo_fin_seq: int | None = None  # a FIN that arrived beyond a hole
+        self.urg_data: int | None = None  # the urgent byte waiting to be read (OOB)
+        self.urg_seq = 0
+        self.urg_pending = False  # an urgent pointer was seen, the byte not yet here
+
+        # Options (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
+        self.mss_clamp = cfg.user_mss or 65535  # min(peer's MSS, TCP_MAXSEG)
+        self.advmss = 0  # MSS we announce (from the MTU), minus TS once agreed
+        self.mss_cache = 536  # current send MSS, options deducted
+        self.wscale_ok = False
+        self.snd_wscale = 0  # peer's shift, applied to its windows
+        self.rcv_wscale = 0  # our shift, applied to our windows
+        self.ts_ok = False
+        self.sack_ok = False
+        self.ts_offset = 0
+        self.ts_recent = 0
+        self.ts_recent_stamp = 0.0  # when ts_recent was stored (seconds)
+        self.saw_tstamp = False  # the segment being processed carried timestamps
+        self.rcv_tsval = 0
+        self.rcv_tsecr = 0
+        self.sack_blocks: list[tuple[int, int]] = []  # to send, newest first (RFC 2018 §4)
+        self.dsack: tuple[int, int] | None = None  # one D-SACK to send (RFC 2883)
+
+        # Receive window (Linux net/ipv4/tcp_output.c, tcp_input.c).
+        self.rcvbuf = cfg.rmem[1]
+        self.sndbuf = cfg.wmem[1]
+        self.window_clamp = 0
+        self.rcv_ssthresh = 0
+        self.scaling_ratio = 128  # receive-buffer bytes to window, in 256ths
+        self.rcvq_space = 0  # autotuning: bytes read per RTT, and since when
+        self.rcvq_space_seq = 0
+        self.rcvq_space_time = 0.0
+
+        # ACK scheduling (Linux icsk_ack).
+        self.ack_pending = 0
+        self.ack_quick = 0
+        self.pingpong = 0
+        self.ato = 0  # delayed-ACK timeout in jiffies; 0 until data arrives
+        self.lrcvtime = 0.0
+        self.rcv_mss = 536
+        self.last_seg_size = 0
+        self.delack_deadline: float | None = None
+        self.last_oow_ack_time: float | None = None  # rate limit for out-of-window ACKs
+        self.compressed_ack = 0  # SACK updates held back (Linux tcp_comp_sack)
+        self.compressed_ack_rcv_nxt = 0
+        self.dup_ack_counter = 0
+        self.comp_sack_deadline: float | None = None
+        self.rcv_rtt_us = 0  # receiver-side RTT estimate, scaled by 8 (rcv_rtt_est)
+        self.rcv_rtt_seq = 0
+        self.rcv_rtt_time = 0.0
+        self.rcv_rtt_last_tsecr = 0
+
+        # Reliability and congestion control.
+        self.rtt = RttEstimator(cfg)
+        self.cwnd = cfg.init_cwnd
+        self.ssthresh = 0x7FFFFFFF  # TCP_INFINITE_SSTHRESH
+        self.cwnd_cnt = 0
+        self.prior_cwnd = 0
+        self.ca_state = CAState.OPEN
+        self.high_seq = 0  # snd_nxt when recovery started (RFC 6582 "recover")
+        self.prior_ssthresh = 0
+        self.packets_out = 0
+        self.sacked_out = 0
+        self.lost_out = 0
+        self.retrans_out = 0
+        self.max_packets_out = 0
+        self.is_cwnd_limited = False
+        self.prr_delivered = 0
+        self.prr_out = 0
+        self.prior_in_flight = 0
+        self.delivered = 0
+        self.total_retrans = 0
+        self.retransmits = 0  # consecutive RTO expiries (icsk_retransmits)
+        self.total_rto = 0  # RTO expiries over the connection's life
+        self.undo_marker = 0
+        self.bytes_acked = 0
+        self.tlp_high_seq = 0  # snd_nxt when a tail loss probe went out (0: none)
+        self.tlp_retrans = False
+        self.snd_cwnd_used = 0
+        self.snd_cwnd_stamp = 0.0
+        self.cwnd_usage_seq = 0
+        self.write_blocked = False  # the application was told the send buffer is full
+        self.write_pending = False  # the application wanted to write before the handshake
+        self.retrans_stamp = 0.0  # first retransmission of this episode (0: none)
+        # One timer slot for retransmission, zero-window probe and loss probe, as in
+        # Linux (icsk_retransmit_timer with icsk_pending): arming one replaces another.
+        self.xmit_deadline: float | None = None
+        self.xmit_kind = XMIT_NONE
+        self.probes_out = 0
+        self.probes_tstamp = 0.0  # start of unanswered zero-window probing
+        self.rcv_tstamp = 0.0  # last time an acceptable ACK arrived
+        self.cc: CongestionControl | None = None
+
+        # Keepalive, FIN_WAIT_2 and TIME_WAIT.
+        self.keepalive_deadline: float | None = None
+        self.finwait2_deadline: float | None = None
+        self.timewait_deadline: float | None = None
+
+        self.clock = 0.0  # the ``now`` of the call being processed
+        self.sack_rtt_us = -1  # RTT sample from a newly SACKed segment in this ACK
+
+        # What the connection has to say.
+        self.out: list[TCPSegment] = []
+        self.events: deque[ConnectionEvent] = deque()

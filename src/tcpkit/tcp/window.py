@@ -1,0 +1,196 @@
+"""The receive window: how much we offer, how it grows, how the buffer autotunes.
+
+RFC 9293 §3.8.6.2 leaves the policy to the implementation, asking only that the right
+edge never move left (no shrinking) and that small increments not be offered (receiver
+SWS avoidance, RFC 1122 §4.2.3.3). Linux's policy is what a capture shows, so this is a
+port of it (net/ipv4/tcp_output.c ``tcp_select_initial_window``,
+``__tcp_select_window``, ``tcp_select_window``; tcp_input.c ``tcp_init_buffer_space``,
+``tcp_grow_window``, ``tcp_rcv_space_adjust``):
+
+* the buffer is charged the *truesize* of what it holds, and only a fraction of it is
+  offered as window (``scaling_ratio``/256, half by default);
+* ``rcv_ssthresh`` caps the offer and grows as full-sized segments arrive, so the window
+  opens gradually, like the sender's cwnd;
+* the offer is rounded to the window-scale unit and never made smaller than what was
+  already promised (``rcv_wup + rcv_wnd``);
+* the receive buffer grows with what the application reads per round trip.
+
+Truesize is modelled as the payload plus a constant (``SKB_TRUESIZE(0)``, the kernel's
+sk_buff and shared-info overhead, 576 bytes): a real kernel's value depends on the NIC
+driver's buffers, so windows far into a transfer are close to Linux's, not identical.
+"""
+
+from __future__ import annotations
+
+from tcpkit.tcp.config import TCP_MAX_WSCALE
+from tcpkit.tcp.core import Core
+
+TRUESIZE_OVERHEAD = 576  # SKB_TRUESIZE(0) on x86-64
+MAX_TCP_HEADER = 320  # L1_CACHE_ALIGN(128 + MAX_HEADER) on x86-64
+U16_MAX = 0xFFFF
+
+
+def truesize(length: int) -> int:
+    """Bytes a received segment of ``length`` bytes costs the receive buffer."""
+    return length + TRUESIZE_OVERHEAD
+
+
+class Window(Core):
+    """Receive-window arithmetic (see the module docstring)."""
+
+    def _win_from_space(self, space: int) -> int:
+        """Linux ``tcp_win_from_space``: the window a buffer of ``space`` bytes offers."""
+        return (space * self.scaling_ratio) >> 8
+
+    def _full_space(self) -> int:
+        return self._win_from_space(self.rcvbuf)
+
+    def _space(self) -> int:
+        """Linux ``tcp_space``: window the free part of the receive buffer can offer."""
+        return self._win_from_space(self.rcvbuf - self.rmem_alloc)
+
+    def _receive_window(self) -> int:
+        """Linux ``tcp_receive_window``: what is left of the window last advertised."""
+        win = self.rcv_wup + self.rcv_wnd - self.rcv_nxt
+        return win if win > 0 else 0
+
+    def _select_initial_window(self, space: int, mss: int, wscale_ok: bool) -> None:
+        """Linux ``tcp_select_initial_window``: the window of the SYN or SYN-ACK (never
+        scaled, RFC 7323 §2.2), the clamp, and our window-scale shift."""
+        cfg = self.config
+        if self.window_clamp == 0:
+            self.window_clamp = U16_MAX << TCP_MAX_WSCALE
+        space = min(self.window_clamp, max(space, 0))
+        if space > mss:
+            space -= space % mss  # a whole number of segments
+        self.rcv_wnd = min(space, U16_MAX)
+        wscale = 0
+        if wscale_ok:
+            space = max(space, cfg.rmem[2], cfg.rmem_max)
+            space = min(space, self.window_clamp)
+            while space > U16_MAX and wscale < TCP_MAX_WSCALE:
+                space >>= 1
+                wscale += 1
+        self.rcv_wscale = wscale
+        self.window_clamp = min(U16_MAX << wscale, self.window_clamp)
+
+    def _select_window_value(self) -> int:
+        """Linux ``__tcp_select_window``: the window to offer now, in bytes."""
+        mss = self.rcv_mss
+        free_space = self._space()
+        allowed_space = self._full_space()
+        full_space = min(self.window_clamp, allowed_space)
+        if mss > full_space:
+            mss = full_space
+            if mss <= 0:
+                return 0
+        unit = 1 << self.rcv_wscale
+        if free_space < (full_space >> 1):
+            self.ack_quick = 0
+            free_space -= free_space % unit
+            # Receiver SWS avoidance (RFC 1122 §4.2.3.3): offer nothing rather than a
+            # sliver of the buffer.
+            if free_space < (allowed_space >> 4) or free_space < mss:
+                return 0
+        free_space = min(free_space, self.rcv_ssthresh)
+        if self.rcv_wscale:
+            return -(-free_space // unit) * unit
+        window = self.rcv_wnd
+        if window <= free_space - mss or window > free_space:
+            window = (free_space // mss) * mss
+        elif mss == full_space and free_space > window + (full_space >> 1):
+            window = free_space
+        return window
+
+    def _select_window(self) -> int:
+        """Linux ``tcp_select_window``: the 16-bit window field of an outgoing segment.
+
+        RFC 9293 §3.8.6.2.2 (and RFC 7323 §2.4): never shrink, so an offer below what
+        is left of the last one is rounded up to it instead.
+        """
+        cur_win = self._receive_window()
+        new_win = self._select_window_value()
+        unit = 1 << self.rcv_wscale
+        if new_win < cur_win:
+            new_win = -(-cur_win // unit) * unit
+        self.rcv_wnd = new_win
+        self.rcv_wup = self.rcv_nxt
+        new_win = min(new_win, U16_MAX << self.rcv_wscale)
+        return new_win >> self.rcv_wscale
+
+    def _init_buffer_space(self, now: float) -> None:
+        """Linux ``tcp_init_buffer_space``, when the connection becomes established: fix
+        the window clamp from the buffer and keep one segment of it in reserve."""
+        advmss = self.advmss
+        self._expand_sndbuf()
+        self.rcvq_space_time = now
+        self.rcvq_space_seq = self.copied_seq
+        maxwin = self._full_space()
+        if self.window_clamp >= maxwin:
+            self.window_clamp = maxwin
+            # net.ipv4.tcp_app_win = 31: reserve maxwin >> 31 (nothing) for the app.
+            if maxwin > 4 * advmss:
+                self.window_clamp = max(maxwin - (maxwin >> 31), 4 * advmss)
+        if self.window_clamp > 2 * advmss and self.window_clamp + advmss > maxwin:
+            self.window_clamp = max(2 * advmss, maxwin - advmss)
+        self.rcv_ssthresh = min(self.rcv_ssthresh, self.window_clamp)
+        self.rcvq_space = min(self.rcv_ssthresh, self.rcv_wnd, self.config.init_cwnd * advmss)
+
+    def _expand_sndbuf(self) -> None:
+        """Linux ``tcp_sndbuf_expand``: room for two windows of initial-cwnd segments,
+        counted at the kernel's per-segment memory cost."""
+        if self.config.sndbuf is not None:
+            return
+        per_mss = max(self.mss_clamp, self.mss_cache) + MAX_TCP_HEADER + 320
+        per_mss = (1 << (per_mss - 1).bit_length()) + 256
+        nr_segs = max(self.config.init_cwnd, self.cwnd, self.config.reordering + 1)
+        sndmem = 2 * nr_segs * per_mss
+        if self.sndbuf < sndmem:
+            self.sndbuf = min(sndmem, self.config.wmem[2])
+
+    def _grow_window(self, length: int) -> None:
+        """Linux ``tcp_grow_window``: raise ``rcv_ssthresh`` as full segments arrive."""
+        room = min(self.window_clamp, self._space()) - self.rcv_ssthresh
+        if room <= 0:
+            return
+        size = truesize(length)
+        if self._win_from_space(size) <= length:
+            incr = 2 * self.advmss
+        else:
+            incr = 0
+            half_true = self._win_from_space(size) >> 1
+            window = self._win_from_space(self.config.rmem[2]) >> 1
+            while self.rcv_ssthresh <= window:
+                if half_true <= length:
+                    incr = 2 * self.rcv_mss
+                    break
+                half_true >>= 1
+                window >>= 1
+        if incr:
+            incr = max(incr, 2 * length)
+            self.rcv_ssthresh += min(room, incr)
+            self.ack_quick |= 1
+
+    def _rcv_space_adjust(self, now: float, rcv_rtt_us: int) -> None:
+        """Linux ``tcp_rcv_space_adjust`` (receive-buffer autotuning, "DRS"): once per
+        round trip, size the buffer for twice what the application read in it."""
+        elapsed_us = (now - self.rcvq_space_time) * 1e6
+        if rcv_rtt_us == 0 or elapsed_us < (rcv_rtt_us >> 3):
+            return
+        copied = self.copied_seq - self.rcvq_space_seq
+        if copied > self.rcvq_space:
+            cfg = self.config
+            if cfg.moderate_rcvbuf and cfg.rcvbuf is None and self.rcvq_space:
+                rcvwin = (copied << 1) + 16 * self.advmss
+                grow = rcvwin * (copied - self.rcvq_space) // self.rcvq_space
+                rcvwin += grow << 1
+                rcvmem = truesize(self.advmss + MAX_TCP_HEADER)
+                while self._win_from_space(rcvmem) < self.advmss:
+                    rcvmem += 128
+                rcvbuf = min((rcvwin // self.advmss) * rcvmem, cfg.rmem[2])
+                if rcvbuf > self.rcvbuf:
+                    self.rcvbuf = rcvbuf
+                    self.window_clamp = self._win_from_space(rcvbuf)
+            self.rcvq_space = copied
+        self.rcvq_space_seq = self.copied_seq
+        self.rcvq_space_time = now

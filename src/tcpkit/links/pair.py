@@ -146,6 +146,14 @@ class EnginePair:
             self.step()
         raise RuntimeError(f"still busy after {steps} events at t={self.now:.6f}")
 
+    def call(self, name: str, method: str, *args: object, **kw: object) -> object:
+        """A user call on ``a`` or ``b`` at the current virtual time (``now`` is passed
+        for it); what it makes the engine send goes onto the wire."""
+        try:
+            return getattr(self.conn(name), method)(*args, self.now, **kw)
+        finally:
+            self.collect()
+
     def connect(self) -> None:
         """Listen on ``b``, connect ``a``, and run the handshake."""
         self.b.listen()

@@ -21,6 +21,10 @@ TCP_MIN_MSS: Final = 88
 TCP_MIN_SND_MSS: Final = 48
 TCP_DEFAULT_MSS: Final = 536  # RFC 9293 §3.7.1: assumed when the peer sends no MSS option
 MAX_SACK_BLOCKS: Final = 4
+# include/net/sock.h: the smallest buffers SO_RCVBUF / SO_SNDBUF can set (2048 bytes
+# plus one aligned struct sk_buff; twice that for sending).
+SOCK_MIN_RCVBUF: Final = 2048 + 256
+SOCK_MIN_SNDBUF: Final = 2 * SOCK_MIN_RCVBUF
 
 
 @dataclass(slots=True)
@@ -53,6 +57,7 @@ class ConnectionConfig:
     # Retransmission and timeouts.
     syn_retries: int = 6  # net.ipv4.tcp_syn_retries
     synack_retries: int = 5  # net.ipv4.tcp_synack_retries
+    syn_linear_timeouts: int = 4  # net.ipv4.tcp_syn_linear_timeouts: SYN RTOs not backed off
     retries1: int = 3  # net.ipv4.tcp_retries1
     retries2: int = 15  # net.ipv4.tcp_retries2
     orphan_retries: int = 0  # net.ipv4.tcp_orphan_retries (0 means 8)
@@ -85,6 +90,21 @@ class ConnectionConfig:
     rfc1337: bool = False  # net.ipv4.tcp_rfc1337
     stdurg: bool = False  # net.ipv4.tcp_stdurg: urgent pointer per RFC 1122 when set
     oob_inline: bool = False  # SO_OOBINLINE
+
+    @property
+    def socket_rcvbuf(self) -> int:
+        """sk_rcvbuf: tcp_rmem[1], or SO_RCVBUF as Linux stores it (doubled for
+        overhead, capped by rmem_max, ``__sock_set_rcvbuf``)."""
+        if self.rcvbuf is None:
+            return self.rmem[1]
+        return max(min(self.rcvbuf, self.rmem_max) * 2, SOCK_MIN_RCVBUF)
+
+    @property
+    def socket_sndbuf(self) -> int:
+        """sk_sndbuf: tcp_wmem[1], or SO_SNDBUF doubled (``__sock_set_sndbuf``)."""
+        if self.sndbuf is None:
+            return self.wmem[1]
+        return max(min(self.sndbuf, self.wmem_max) * 2, SOCK_MIN_SNDBUF)
 
     @property
     def header_overhead(self) -> int:

@@ -37,7 +37,7 @@ class Core(TCB):
         old = self.state
         new = next_state(old, event)
         self.state = new
-        self.events.append(StateChanged(old, new, cause))
+        self.events.append(StateChanged(old, new, event, cause))
 
     def _closed(self) -> bool:
         """Is the TCB gone? (A method, so type checkers do not assume the state a

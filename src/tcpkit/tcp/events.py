@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tcpkit.tcp.state import State
+from tcpkit.tcp.state import Event, State
 
 
 @dataclass(frozen=True, slots=True)
 class StateChanged:
-    """The connection moved between RFC 9293 states; ``cause`` says why in words."""
+    """The connection moved between RFC 9293 states on ``event`` (a key of
+    :data:`tcpkit.tcp.state.TRANSITIONS`); ``cause`` says why in words."""
 
     old: State
     new: State
+    event: Event
     cause: str
 
 

@@ -197,7 +197,7 @@ class Recovery(Sender):
             else 0)
         if end <= self.snd_una + self.snd_wnd:
             self.rtt.backoff = 0
-            self.probes_tstamp = 0.0
+            self.probes_tstamp = None
             if self.xmit_kind == 3:
                 self._clear_xmit_timer()
         else:
@@ -207,7 +207,7 @@ class Recovery(Sender):
     def _user_timeout_clamp_probe(self, now: float) -> float:
         """Linux ``tcp_clamp_probe0_to_user_timeout``."""
         timeout = self.config.user_timeout
-        if not timeout or not self.probes_tstamp:
+        if not timeout or self.probes_tstamp is None:
             return self.config.rto_max
         remaining = timeout - (now - self.probes_tstamp)
         return max(remaining, 2 / self.config.hz)
@@ -220,7 +220,7 @@ class Recovery(Sender):
         flag = 0
         rtx = self.rtx
         snd_una = self.snd_una
-        first_ackt = 0.0
+        first_ackt: float | None = None  # send time of the first never-retransmitted one
         pkts_acked = 0
         while rtx and rtx[0].end <= snd_una:
             s = rtx.popleft()
@@ -229,7 +229,7 @@ class Recovery(Sender):
                     self.retrans_out -= 1
                 flag |= FLAG_RETRANS_DATA_ACKED
             elif not s.sacked:
-                if not first_ackt:
+                if first_ackt is None:
                     first_ackt = s.last_sent
                 if s.end <= self.high_seq:
                     flag |= FLAG_ORIG_SACK_ACKED
@@ -243,14 +243,14 @@ class Recovery(Sender):
             pkts_acked += 1
             if s.flags & 2:
                 flag |= FLAG_SYN_ACKED
-                self.retrans_stamp = 0.0
+                self.retrans_stamp = None
             else:
                 flag |= FLAG_DATA_ACKED
         if prior_snd_una <= self.snd_up <= snd_una:
             self.snd_up = snd_una
             self.urg_mode = False
         seq_rtt_us = -1
-        if first_ackt and not flag & FLAG_RETRANS_DATA_ACKED:
+        if first_ackt is not None and not flag & FLAG_RETRANS_DATA_ACKED:
             seq_rtt_us = int((now - first_ackt) * 1e6)
         rtt_update = self._ack_update_rtt(flag, seq_rtt_us, self.sack_rtt_us, now)
         if flag & FLAG_ACKED:
@@ -399,7 +399,7 @@ class Recovery(Sender):
             self.sacked_out = 0
         state = self.ca_state
         if state == CAState.OPEN:
-            self.retrans_stamp = 0.0
+            self.retrans_stamp = None
         elif self.snd_una >= self.high_seq:
             if state == CAState.CWR:
                 if self.snd_una != self.high_seq:
@@ -411,7 +411,7 @@ class Recovery(Sender):
                 if self.snd_una == self.high_seq and not self.sack_ok:
                     # RFC 6582 §3.2 (5): hold until something above "recover" is ACKed.
                     if not self._any_retrans_done():
-                        self.retrans_stamp = 0.0
+                        self.retrans_stamp = None
                     return flag, False
                 self._set_ca_state(CAState.OPEN)
                 self._end_cwnd_reduction()
@@ -461,7 +461,7 @@ class Recovery(Sender):
 
     def _try_to_open(self) -> None:
         if not self._any_retrans_done():
-            self.retrans_stamp = 0.0
+            self.retrans_stamp = None
         if self.ca_state != CAState.CWR:
             state = CAState.OPEN
             if self.sacked_out + self.lost_out or self._any_retrans_done():

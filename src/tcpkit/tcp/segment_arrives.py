@@ -182,7 +182,8 @@ class SegmentArrives(Timers):
                 return
             # RFC 7323 §5.5 PAWS on the SYN-ACK: it must echo a TSval we sent.
             if saw_ts and self.rcv_tsecr and not (
-                self._ts_between(self.rcv_tsecr, self.retrans_stamp or self.rtx[0].first_sent, now)
+                self._ts_between(self.rcv_tsecr, self.rtx[0].first_sent
+                                 if self.retrans_stamp is None else self.retrans_stamp, now)
             ):
                 self._reply_reset(seg)
                 return
@@ -267,7 +268,7 @@ class SegmentArrives(Timers):
         self._congestion()
         self._init_buffer_space(now)
         self.lsndtime = now
-        self.retrans_stamp = 0.0
+        self.retrans_stamp = None
         self.rcv_tstamp = now
         self.lrcvtime = now
         if self.config.keepalive:

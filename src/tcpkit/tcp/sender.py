@@ -251,7 +251,7 @@ class Sender(Receiver):
         seg.ever_retransmitted = True
         seg.last_sent = now
         self.total_retrans += 1
-        if not self.retrans_stamp:
+        if self.retrans_stamp is None:
             self.retrans_stamp = seg.first_sent
 
     def _collapse_after(self, seg: SentSegment) -> None:

@@ -42,7 +42,6 @@ class Event(Enum):
     RCV_ACK_OF_SYN = "rcv ACK of SYN"
     RCV_FIN = "rcv FIN / snd ACK"
     RCV_ACK_OF_FIN = "rcv ACK of FIN"
-    RCV_FIN_AND_ACK_OF_FIN = "rcv FIN and ACK of FIN / snd ACK"
     RCV_RST = "rcv RST"
     RCV_RST_PASSIVE = "rcv RST (passive open)"
     GIVE_UP = "retransmission, keepalive or user timeout"
@@ -74,7 +73,8 @@ TRANSITIONS: Final[dict[tuple[State, Event], State]] = {
     (S.ESTABLISHED, E.RCV_FIN): S.CLOSE_WAIT,
     (S.FIN_WAIT_1, E.RCV_ACK_OF_FIN): S.FIN_WAIT_2,
     (S.FIN_WAIT_1, E.RCV_FIN): S.CLOSING,  # simultaneous close
-    (S.FIN_WAIT_1, E.RCV_FIN_AND_ACK_OF_FIN): S.TIME_WAIT,
+    # A FIN that also acknowledges ours takes FIN-WAIT-1 through FIN-WAIT-2 (the ACK is
+    # the fifth check of §3.10.7.4, the FIN the eighth), as Linux reports it too.
     (S.FIN_WAIT_2, E.RCV_FIN): S.TIME_WAIT,
     (S.CLOSE_WAIT, E.CLOSE_SEND_FIN): S.LAST_ACK,
     (S.CLOSING, E.RCV_ACK_OF_FIN): S.TIME_WAIT,

@@ -149,8 +149,8 @@ class TCB:
         self.dsack: tuple[int, int] | None = None  # one D-SACK to send (RFC 2883)
 
         # Receive window (Linux net/ipv4/tcp_output.c, tcp_input.c).
-        self.rcvbuf = cfg.rmem[1]
-        self.sndbuf = cfg.wmem[1]
+        self.rcvbuf = cfg.socket_rcvbuf
+        self.sndbuf = cfg.socket_sndbuf
         self.window_clamp = 0
         self.rcv_ssthresh = 0
         self.scaling_ratio = 128  # receive-buffer bytes to window, in 256ths
@@ -208,13 +208,14 @@ class TCB:
         self.cwnd_usage_seq = 0
         self.write_blocked = False  # the application was told the send buffer is full
         self.write_pending = False  # the application wanted to write before the handshake
-        self.retrans_stamp = 0.0  # first retransmission of this episode (0: none)
+        self.retrans_stamp: float | None = None  # original send time of the first
+        # segment retransmitted in this episode (Linux retrans_stamp)
         # One timer slot for retransmission, zero-window probe and loss probe, as in
         # Linux (icsk_retransmit_timer with icsk_pending): arming one replaces another.
         self.xmit_deadline: float | None = None
         self.xmit_kind = XMIT_NONE
         self.probes_out = 0
-        self.probes_tstamp = 0.0  # start of unanswered zero-window probing
+        self.probes_tstamp: float | None = None  # start of unanswered zero-window probing
         self.rcv_tstamp = 0.0  # last time an acceptable ACK arrived
         self.cc: CongestionControl | None = None
 

@@ -111,9 +111,9 @@ class Timers(Recovery):
 
     def _backoff_and_rearm(self, now: float) -> None:
         """RFC 6298 §5.5: double the RTO, up to the maximum. Linux 6.x keeps a SYN's
-        first ``tcp_syn_linear_timeouts`` (4) retransmissions 1 RTO apart."""
+        first ``tcp_syn_linear_timeouts`` retransmissions 1 RTO apart."""
         rtt = self.rtt
-        if self.state is not State.SYN_SENT or self.total_rto > SYN_LINEAR_TIMEOUTS:
+        if self.state is not State.SYN_SENT or self.total_rto > self.config.syn_linear_timeouts:
             rtt.backoff += 1
             rtt.rto_jiffies = min(rtt.rto_jiffies << 1, int(self.config.rto_max * self.config.hz))
         ticks = self._clamp_rto_to_user_timeout(now)
@@ -124,7 +124,8 @@ class Timers(Recovery):
         timeout = self.config.user_timeout
         if not timeout:
             return self.rtt.rto_jiffies
-        remaining = timeout - (now - self.retrans_stamp)
+        start = now if self.retrans_stamp is None else self.retrans_stamp
+        remaining = timeout - (now - start)
         if remaining <= 0:
             return 1
         return min(self.rtt.rto_jiffies, self.config.jiffies(remaining))
@@ -147,8 +148,9 @@ class Timers(Recovery):
             base = self.config.rto_initial if self.state in (
                 State.SYN_SENT, State.SYN_RECEIVED) else self.config.rto_min
             timeout = self._model_timeout(boundary, base)
+        start = now if self.retrans_stamp is None else self.retrans_stamp
         # Compared in the millisecond timestamp clock, as Linux does.
-        return int(now * 1000) - int(self.retrans_stamp * 1000) >= int(timeout * 1000 + 1e-6)
+        return int(now * 1000) - int(start * 1000) >= int(timeout * 1000 + 1e-6)
 
     def _write_timeout(self, now: float) -> bool:
         """Linux ``tcp_write_timeout``: True if the connection was given up."""
@@ -158,7 +160,7 @@ class Timers(Recovery):
             retry_until = cfg.syn_retries if self.state is State.SYN_SENT else cfg.synack_retries
             max_retransmits = retry_until
             if self.state is State.SYN_SENT:
-                max_retransmits += SYN_LINEAR_TIMEOUTS
+                max_retransmits += cfg.syn_linear_timeouts
             expired = self.retransmits >= max_retransmits
         else:
             retry_until = cfg.retries2
@@ -192,10 +194,10 @@ class Timers(Recovery):
         ``tcp_retries2`` unanswered probes, or TCP_USER_TIMEOUT of them."""
         if self.packets_out or self.snd_nxt >= self.write_seq:
             self.probes_out = 0
-            self.probes_tstamp = 0.0
+            self.probes_tstamp = None
             return
         cfg = self.config
-        if not self.probes_tstamp:
+        if self.probes_tstamp is None:
             self.probes_tstamp = now
         elif cfg.user_timeout and now - self.probes_tstamp >= cfg.user_timeout:
             self._write_err("zero-window probes unanswered (TCP_USER_TIMEOUT)")
@@ -218,7 +220,7 @@ class Timers(Recovery):
         if self.packets_out or self.snd_nxt >= self.write_seq:
             self.probes_out = 0
             self.rtt.backoff = 0
-            self.probes_tstamp = 0.0
+            self.probes_tstamp = None
             return
         self.probes_out += 1
         if self.rtt.backoff < self.config.retries2:
@@ -275,5 +277,3 @@ class Timers(Recovery):
         self._send_active_reset(now)
         self._done(Event.FIN_WAIT_2_TIMEOUT, "FIN_WAIT_2 timed out (tcp_fin_timeout)")
 
-
-SYN_LINEAR_TIMEOUTS = 4  # net.ipv4.tcp_syn_linear_timeouts (Linux 6.x)

@@ -246,6 +246,38 @@ class UserCalls(SegmentArrives):
             return b""
         raise WouldBlock("urgent byte not yet arrived")
 
+    # -- keepalive (RFC 1122 §4.2.3.6) ------------------------------------------------
+
+    def set_keepalive(self, now: float, *, enabled: bool | None = None,
+                      idle: float | None = None, interval: float | None = None,
+                      count: int | None = None) -> None:
+        """SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT on a live
+        connection (Linux ``tcp_set_keepalive``, ``tcp_sock_set_keepidle_locked``):
+        enabling arms the timer for a full idle time; a new idle time counts from the
+        last segment received."""
+        self.clock = now
+        cfg = self.config
+        if (idle is not None and not 1 <= idle <= 32767) or (
+                interval is not None and not 1 <= interval <= 32767) or (
+                count is not None and not 1 <= count <= 127):
+            raise _os_error(errno.EINVAL)
+        if interval is not None:
+            cfg.keepalive_intvl = interval
+        if count is not None:
+            cfg.keepalive_probes = count
+        live = self.state not in (State.CLOSED, State.LISTEN, State.SYN_SENT)
+        if enabled is not None and enabled != cfg.keepalive:
+            cfg.keepalive = enabled
+            if not enabled:
+                self.keepalive_deadline = None
+            elif live:
+                self._arm_keepalive(now, cfg.keepalive_time)
+        if idle is not None:
+            cfg.keepalive_time = idle
+            if cfg.keepalive and live:
+                elapsed = self._keepalive_time_elapsed(now)
+                self._arm_keepalive(now, max(idle - elapsed, 0.0))
+
     # -- CLOSE (§3.10.4), shutdown and ABORT (§3.10.5) ------------------------------------
 
     def shutdown(self, now: float, *, read: bool = False, write: bool = True) -> None:

@@ -79,6 +79,9 @@ class Peer:
         self.sack = sack
         self.wscale = wscale
         self.mss = mss
+        # The window it advertises unless told otherwise: Linux's first 64240 bytes,
+        # scaled by its shift (so repeated ACKs are true duplicates, RFC 5681 §2).
+        self.window = -(-64240 >> (wscale or 0))
         self.tsval = 1000
         self.last_tsval_seen = 0
         self.events: list[ConnectionEvent] = []
@@ -99,13 +102,15 @@ class Peer:
             opts += [NOP, WindowScale(self.wscale)]
         return tuple(opts)
 
-    def seg(self, flags: int, seq: int = 1, ack: int | None = None, *, win: int = 1000,
+    def seg(self, flags: int, seq: int = 1, ack: int | None = None, *, win: int | None = None,
             payload: bytes = b"", options: tuple[TCPOption, ...] | None = None,
             sack: tuple[tuple[int, int], ...] = (), urgent: int = 0) -> TCPSegment:
         """A segment from the peer. ``seq`` is relative to the peer's ISN, ``ack`` to
         ours (default: everything we sent); ``sack`` blocks are relative to ours."""
         if ack is None:
             ack = self.conn.snd_nxt - self.conn.iss
+        if win is None:
+            win = self.window
         if options is None:
             opts: list[TCPOption] = []
             if self.timestamps and self.conn.ts_ok and not flags & SYN:
@@ -206,7 +211,7 @@ def established(side: str = "server", *, peer_options: dict[str, object] | None 
         replies = peer.send(peer.syn())
         assert [r.flags for r in replies] == [SYN | ACK], replies
         peer.now += rtt
-        peer.send(peer.seg(ACK, seq=1, ack=1, win=502 if peer.wscale is not None else 64240))
+        peer.send(peer.seg(ACK, seq=1, ack=1))
     else:
         conn.connect(peer.now)
         peer.collect()

@@ -9,7 +9,7 @@ import errno
 import pytest
 
 from tcpkit.links.pair import EnginePair
-from tcpkit.tcp.events import ConnectionFailed, PeerFinished
+from tcpkit.tcp.events import ConnectionFailed, PeerFinished, StateChanged
 from tcpkit.tcp.state import State
 from tcpkit.wire.tcp import ACK, FIN, PSH, RST
 from tests.tcp.kit import Peer, established, reach
@@ -107,17 +107,15 @@ def test_half_close_keeps_the_other_direction() -> None:
 def test_fin_waits_for_queued_data() -> None:
     """RFC 9293 §3.10.4: CLOSE queues the FIN after the data already sent."""
     pair = connected_pair()
-    pair.call("a", "send", b"z" * 50_000)
-    pair.call("a", "close")
-    pair.run(until=pair.now + 1)
-    got = b""
-    while True:
-        chunk = pair.call("b", "receive", 1 << 20)
-        pair.run(until=pair.now + 0.1)
-        if not chunk:
-            break
-        got += chunk
-    assert got == b"z" * 50_000
+    assert pair.transfer(b"z" * 500_000) == b"z" * 500_000  # close() follows the data
+    a_states = [e.new for e in pair.events["a"] if isinstance(e, StateChanged)]
+    assert a_states[-2:] == [State.TIME_WAIT, State.CLOSED] and pair.b.state is State.CLOSED
+    assert pair.a.error == pair.b.error == 0
+    fins = [r for r in pair.log if r.segment.flags & FIN]
+    assert [r.sender for r in fins] == ["a", "b"]
+    last_data = max(r.segment.seq + len(r.segment.payload) for r in pair.log
+                    if r.sender == "a" and r.segment.payload)
+    assert fins[0].segment.seq + len(fins[0].segment.payload) == last_data
 
 
 # -- TIME-WAIT ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ the same run.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from tcpkit.tcp.config import ConnectionConfig
 from tcpkit.tcp.connection import Connection
 from tcpkit.tcp.events import ConnectionEvent
 from tcpkit.tcp.isn import HostSecrets
+from tcpkit.tcp.state import State
 from tcpkit.wire.capture import LINKTYPE_RAW, CapturedPacket
 from tcpkit.wire.checksum import pseudo_header
 from tcpkit.wire.ipv4 import PROTO_TCP, IPv4Header
@@ -154,9 +156,41 @@ class EnginePair:
         finally:
             self.collect()
 
+    def transfer(self, data: bytes, *, close: bool = True, chunk: int = 1 << 16,
+                 until: float | None = None) -> bytes:
+        """Send ``data`` from ``a`` to ``b`` as fast as the connection allows, ``b``
+        reading everything as it arrives; with ``close``, ``a`` closes after the data,
+        ``b`` closes on EOF, and the run goes on until both are done. Returns what
+        ``b`` read (stopping early at virtual time ``until`` or when either side fails)."""
+        a, b = self.a, self.b
+        view = memoryview(data)
+        sent = 0
+        received = bytearray()
+        a_closed = b_closed = False
+        while True:
+            if sent < len(data) and not a.error and a.send_space:
+                with contextlib.suppress(OSError):  # WouldBlock too: try again later
+                    sent += a.send(view[sent:sent + chunk], self.now)
+            if close and sent == len(data) and not a_closed:
+                a.close(self.now)
+                a_closed = True
+            while b.readable:
+                received += b.receive(1 << 20, self.now)
+            if close and not b_closed and b.at_eof:
+                b.close(self.now)
+                b_closed = True
+            self.collect()
+            if until is not None and self.now >= until:
+                break
+            if any(c.state is State.CLOSED and c.error for c in (a, b)):
+                break
+            if not self.step():
+                break
+        return bytes(received)
+
     def connect(self) -> None:
         """Listen on ``b``, connect ``a``, and run the handshake."""
         self.b.listen()
         self.a.connect(self.now)
-        self.run(stop=lambda: self.a.state.name == "ESTABLISHED"
-                 and self.b.state.name == "ESTABLISHED")
+        self.run(stop=lambda: self.a.state is State.ESTABLISHED
+                 and self.b.state is State.ESTABLISHED)

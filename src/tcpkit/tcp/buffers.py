@@ -33,7 +33,7 @@ class SendBuffer:
     def __len__(self) -> int:
         return self.end - self.start
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
             return
         chunks = self._chunks
@@ -227,3 +227,69 @@ class OutOfOrderQueue:
         self._starts.clear()
         self._data.clear()
         self.size = 0
+
+
+# What a received segment costs the receive buffer, measured on Linux 6.18 over veth and
+# loopback with ``ss -tm`` (skmem r): an skb holding L payload bytes is charged
+# L + 832 (sk_buff, shared info and head); a segment merged into the queue's last skb
+# (tcp_try_coalesce) adds only its L bytes, up to MAX_SKB_FRAGS (17) segments per skb.
+SKB_OVERHEAD = 832
+MAX_SKB_FRAGS = 17
+
+
+class ReceiveMemory:
+    """The receive buffer's accounting (Linux ``sk_rmem_alloc``): the in-order queue as
+    skbs with their truesize, and what the out-of-order queue holds. Memory comes back
+    when the application has read a whole skb.
+
+    When a segment may join the last skb: Linux refuses to merge into an skb whose
+    pages are shared (``skb_try_coalesce``: ``skb_cloned(to)``), and over veth or
+    loopback the receiver shares the sender's pages until the sender frees its copy,
+    on our ACK. So a segment merges only if the ACK covering the last skb left at
+    least ``settle`` (an RTT) before it arrived: segments 10 ms apart merge, a burst
+    does not (both measured with ``ss -tm`` on Linux 6.18). Out-of-order segments are
+    never acknowledged cumulatively, so they never merge.
+    """
+
+    __slots__ = ("_skbs", "ofo", "queued")
+
+    def __init__(self) -> None:
+        # [end_seq, truesize, segments, time the ACK covering it left (-1: not yet)]
+        self._skbs: deque[list[float]] = deque()
+        self.queued = 0  # truesize of the in-order queue
+        self.ofo = 0  # truesize of the out-of-order queue
+
+    @property
+    def total(self) -> int:
+        return self.queued + self.ofo
+
+    def charge(self, end: int, length: int, now: float, settle: float) -> None:
+        """A segment of ``length`` bytes ending at ``end`` joined the in-order queue."""
+        skbs = self._skbs
+        if skbs:
+            last = skbs[-1]
+            if last[2] < MAX_SKB_FRAGS and 0 <= last[3] <= now - settle:
+                last[0] = end
+                last[1] += length
+                last[2] += 1
+                last[3] = -1.0
+                self.queued += length
+                return
+        skbs.append([end, length + SKB_OVERHEAD, 1, -1.0])
+        self.queued += length + SKB_OVERHEAD
+
+    def acked(self, ack: int, now: float) -> None:
+        """An ACK up to ``ack`` left now: the sender will free its copy of the last skb."""
+        skbs = self._skbs
+        if skbs and skbs[-1][3] < 0 and skbs[-1][0] <= ack:
+            skbs[-1][3] = now
+
+    def release(self, copied_seq: int) -> None:
+        """The application read up to ``copied_seq``: free the skbs it emptied."""
+        skbs = self._skbs
+        while skbs and skbs[0][0] <= copied_seq:
+            self.queued -= int(skbs.popleft()[1])
+
+    def clear(self) -> None:
+        self._skbs.clear()
+        self.queued = self.ofo = 0

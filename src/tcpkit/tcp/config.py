@@ -80,6 +80,7 @@ class ConnectionConfig:
     init_cwnd: int = 10  # TCP_INIT_CWND (RFC 6928)
     congestion_control: str = "reno"  # net.ipv4.tcp_congestion_control
     slow_start_after_idle: bool = True  # net.ipv4.tcp_slow_start_after_idle
+    gso: bool = False  # the route's device segments for us (TSO/GSO): writes fill ~64 KB skbs
     reordering: int = 3  # net.ipv4.tcp_reordering: duplicate ACKs before fast retransmit
 
     # Receiving and validation.

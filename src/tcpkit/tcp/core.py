@@ -114,8 +114,7 @@ class Core(TCB):
         return self.packets_out - (self.sacked_out + self.lost_out) + self.retrans_out
 
     def _set_ca_state(self, new: CAState) -> None:
-        if self.cc is not None:
-            self.cc.on_state(self, int(new))
+        self.cc.on_state(self, int(new))
         self.ca_state = new
 
     def _error_or(self, default: int) -> OSError:

@@ -102,6 +102,7 @@ class Output(Window):
         self.out.append(segment)
         if flags & ACK:
             self._event_ack_sent()
+            self.rcv_mem.acked(self.rcv_nxt, now)
         if payload:
             self._event_data_sent(now)
         return segment

@@ -20,11 +20,11 @@ data). Linux's choices within that are what this module reproduces
 
 from __future__ import annotations
 
+from tcpkit.tcp.buffers import SKB_OVERHEAD
 from tcpkit.tcp.events import DataReceived, PeerFinished, UrgentDataReceived
 from tcpkit.tcp.output import Output
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import ACK_NOW, ACK_PUSHED, ACK_PUSHED2, ACK_SCHED, ACK_TIMER
-from tcpkit.tcp.window import truesize
 from tcpkit.wire.tcp import PSH, TCPSegment
 
 TCP_MSS_DEFAULT = 536
@@ -137,6 +137,8 @@ class Receiver(Output):
         lss = self.last_seg_size
         self.last_seg_size = 0
         if length >= self.rcv_mss:
+            if length != self.rcv_mss:
+                self._update_scaling_ratio(length)
             self.rcv_mss = min(length, self.advmss)
             if flags & PSH:
                 self.ack_pending |= ACK_PUSHED
@@ -179,8 +181,9 @@ class Receiver(Output):
             self._grow_window(length)
 
     def _queue_data(self, data: bytes) -> None:
+        self.rcv_mem.charge(self.rcv_nxt + len(data), len(data), self.clock,
+                            (self.rtt.srtt_us >> 3) / 1e6)
         self.recv_queue.append(data)
-        self.rmem_alloc += truesize(len(data))
         self.rcv_nxt += len(data)
 
     def _data_queue(self, seg: TCPSegment, seq: int, now: float) -> None:
@@ -248,7 +251,7 @@ class Receiver(Output):
             duplicate = self.ofo.add(seq, payload)
             if duplicate is not None:
                 self._dsack_set(*duplicate)
-            self.rmem_alloc += truesize(len(payload))
+            self.rcv_mem.ofo += len(payload) + SKB_OVERHEAD
         if self.sack_ok:
             self._sack_new_ofo(seq, end)
             if payload:
@@ -257,11 +260,12 @@ class Receiver(Output):
     def _ofo_queue(self, now: float) -> None:
         """Linux ``tcp_ofo_queue``: move what the hole was hiding into the queue."""
         for start, data in self.ofo.pop_ready(self.rcv_nxt):
-            self.rmem_alloc -= truesize(len(data))
             if start < self.rcv_nxt:
                 self._dsack_extend(start, min(self.rcv_nxt, start + len(data)))
                 data = data[self.rcv_nxt - start :]
             self._queue_data(data)
+        # What stays out of order is charged anew (one skb per range: an estimate).
+        self.rcv_mem.ofo = sum(end - start + SKB_OVERHEAD for start, end in self.ofo.ranges())
         if self.ofo_fin_seq is not None and self.ofo_fin_seq <= self.rcv_nxt:
             self.ofo_fin_seq = None
             self._fin(now)
@@ -283,7 +287,8 @@ class Receiver(Output):
         elif state is State.FIN_WAIT_2:
             self._send_ack(now)
             self._enter_time_wait(now, Event.RCV_FIN, "peer sent FIN after acknowledging ours")
-        self.ofo.clear()
+        self.ofo.clear()  # Linux tcp_fin: data beyond the FIN can only be bogus
+        self.rcv_mem.ofo = 0
         self.ofo_fin_seq = None
         self.sack_blocks = []
         self._emit(PeerFinished())
@@ -359,6 +364,7 @@ class Receiver(Output):
                 (self.urg_data is not None or self.urg_pending) and ptr <= self.urg_seq
             )):
                 self.urg_data = None
+                self.urg_read = False
                 self.urg_pending = True
                 self.urg_seq = ptr
         if self.urg_pending:

@@ -25,7 +25,6 @@ and undoing a reduction judged spurious by D-SACK or timestamps (Eifel, RFC 3522
 
 from __future__ import annotations
 
-from tcpkit.tcp.congestion import create
 from tcpkit.tcp.sender import NAGLE_OFF, Sender
 from tcpkit.tcp.seq import unwrap
 from tcpkit.tcp.tcb import XMIT_LOSS_PROBE, CAState, SentSegment
@@ -62,10 +61,6 @@ TIMEOUT_MIN = 2  # TCP_TIMEOUT_MIN, jiffies
 
 class Recovery(Sender):
     """ACK processing, the SACK scoreboard, fast recovery, RTO recovery and TLP."""
-
-    def _congestion(self) -> None:
-        if self.cc is None:
-            self.cc = create(self.config.congestion_control)
 
     # -- the ACK ----------------------------------------------------------------------
 
@@ -481,8 +476,6 @@ class Recovery(Sender):
 
     def _init_cwnd_reduction(self) -> None:
         """RFC 6937 §3: start Proportional Rate Reduction."""
-        self._congestion()
-        assert self.cc is not None
         self.high_seq = self.snd_nxt
         self.tlp_high_seq = 0
         self.cwnd_cnt = 0
@@ -521,16 +514,12 @@ class Recovery(Sender):
         if self.ca_state in (CAState.CWR, CAState.RECOVERY):
             self._cwnd_reduction(acked_sacked, flag)
         elif flag & FLAG_DATA_ACKED:
-            self._congestion()
-            assert self.cc is not None
             self.cc.cong_avoid(self, acked_sacked)
             self.snd_cwnd_stamp = now
 
     def _enter_loss(self) -> None:
         """Linux ``tcp_enter_loss`` (RFC 5681 §3.1 (4)-(5)): after an RTO everything
         outstanding is presumed lost; cwnd restarts from what is still in flight."""
-        self._congestion()
-        assert self.cc is not None
         head = self.rtx[0] if self.rtx else None
         reneg = head is not None and head.sacked
         if reneg or not self.sack_ok:
@@ -610,12 +599,18 @@ class Recovery(Sender):
         if not self.tlp_high_seq:
             self.tlp_retrans = False
             sent = False
-            if self.snd_nxt < self.write_seq:
+            avail = self.send_buffer.end - self.snd_nxt
+            if self.snd_nxt < self.write_seq and (
+                    self.snd_nxt + min(self._current_mss(), avail)
+                    <= self.snd_una + self.snd_wnd):
+                # New data the window takes (tcp_snd_wnd_test); otherwise the last
+                # segment goes again.
                 before = self.packets_out
                 self._write_xmit_probe(now)
                 sent = self.packets_out > before
             elif self.rtx:
                 last = self.rtx[-1]
+                last.seq = max(last.seq, self.snd_una)  # tcp_trim_head
                 length = last.end - last.seq - (1 if last.flags & 1 else 0)
                 payload = self.send_buffer.slice(last.seq, length) if length else b""
                 self._emit_segment(last.seq, last.flags | 0x10, now, payload)

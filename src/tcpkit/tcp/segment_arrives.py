@@ -145,7 +145,7 @@ class SegmentArrives(Timers):
     def _start_sequence(self, iss: int) -> None:
         """SND.UNA = ISS, SND.NXT = ISS (+1 once the SYN goes), data after the SYN."""
         self.snd_una = self.snd_nxt = self.write_seq = self.snd_up = self.snd_sml = iss
-        self.pushed_seq = iss
+        self.pushed_seq = iss + 1  # Linux tcp_connect / tcp_create_openreq_child
         self.send_buffer = type(self.send_buffer)(iss + 1)
 
     def _send_syn_and_track(self, now: float, *, synack: bool) -> None:
@@ -154,6 +154,8 @@ class SegmentArrives(Timers):
         else:
             self._send_syn(now)
         self.rtx.append(SentSegment(self.iss, self.iss + 1, SYN, now, now))
+        if not synack:
+            self.retrans_stamp = now  # Linux tcp_connect: the SYN's retries count from here
         self.packets_out = 1
         self.snd_nxt = self.write_seq = self.iss + 1
         self._rearm_rto(now)
@@ -265,7 +267,6 @@ class SegmentArrives(Timers):
             self.rtt.fallback()  # RFC 6298 §5.7: no sample from the handshake
         self.cwnd = 1 if self.total_retrans > 1 and self.undo_marker else self.config.init_cwnd
         self.snd_cwnd_stamp = now
-        self._congestion()
         self._init_buffer_space(now)
         self.lsndtime = now
         self.retrans_stamp = None

@@ -241,6 +241,8 @@ class Sender(Receiver):
             else:
                 self._send_synack(now)
         else:
+            # Partly acknowledged: send only the rest (Linux tcp_trim_head).
+            seg.seq = max(seg.seq, self.snd_una)
             self._collapse_after(seg)
             length = seg.end - seg.seq - (1 if seg.flags & FIN else 0)
             payload = self.send_buffer.slice(seg.seq, length) if length else b""
@@ -252,7 +254,9 @@ class Sender(Receiver):
         seg.last_sent = now
         self.total_retrans += 1
         if self.retrans_stamp is None:
-            self.retrans_stamp = seg.first_sent
+            # Linux tcp_retransmit_skb: the time of the first retransmission (a tail
+            # loss probe does not count), from which tcp_retries2's budget runs.
+            self.retrans_stamp = now
 
     def _collapse_after(self, seg: SentSegment) -> None:
         """Linux ``tcp_retrans_try_collapse``: merge the following unsacked segments
@@ -339,6 +343,8 @@ class Sender(Receiver):
             avail = self._data_end() - seq
             length = min(avail, wnd_end - seq, self._current_mss())
             fin = self.fin_queued and length == avail
+            # The probed skb counts as pushed (its end: one size goal at most).
+            self.pushed_seq = max(self.pushed_seq, min(seq + self.mss_cache, self._data_end()))
             self.push_points.appendleft(seq + length)
             self._transmit_new(seq, length, fin, now)
             return

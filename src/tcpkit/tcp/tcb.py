@@ -13,19 +13,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
-from tcpkit.tcp.buffers import OutOfOrderQueue, ReceiveQueue, SendBuffer
+from tcpkit.tcp.buffers import OutOfOrderQueue, ReceiveMemory, ReceiveQueue, SendBuffer
 from tcpkit.tcp.config import ConnectionConfig
+from tcpkit.tcp.congestion import CongestionControl, create
 from tcpkit.tcp.events import ConnectionEvent
 from tcpkit.tcp.isn import Endpoint, HostSecrets
 from tcpkit.tcp.ratelimit import ChallengeAckLimiter
 from tcpkit.tcp.rtt import RttEstimator
 from tcpkit.tcp.state import State
 from tcpkit.wire.tcp import TCPSegment
-
-if TYPE_CHECKING:
-    from tcpkit.tcp.congestion import CongestionControl
 
 
 class CAState(IntEnum):
@@ -70,6 +67,11 @@ class SentSegment:
 class TCB:
     """State shared by the engine's parts. See the module docstring."""
 
+    @property
+    def rmem_alloc(self) -> int:
+        """Bytes charged to the receive buffer (Linux ``sk_rmem_alloc``)."""
+        return self.rcv_mem.total
+
     def __init__(
         self,
         local: Endpoint,
@@ -104,7 +106,8 @@ class TCB:
         self.snd_wl1 = 0
         self.snd_wl2 = 0
         self.write_seq = 0  # sequence number after the last byte (or FIN) queued
-        self.pushed_seq = 0
+        self.pushed_seq = 0  # write_seq when PSH was last marked (Linux pushed_seq)
+        self.tail_skb_start = 0  # where the last unsent write-queue skb begins
         self.max_window = 0
         self.fin_queued = False  # the FIN is in write_seq (sent or not)
         self.send_buffer = SendBuffer(0)
@@ -123,12 +126,13 @@ class TCB:
         self.copied_seq = 0  # next byte the application will read
         self.recv_queue = ReceiveQueue()
         self.ofo = OutOfOrderQueue()
-        self.rmem_alloc = 0  # bytes charged to the receive buffer (model of truesize)
+        self.rcv_mem = ReceiveMemory()  # what the queues cost the receive buffer
         self.fin_seq: int | None = None  # where the peer's FIN is, once seen in order
         self.ofo_fin_seq: int | None = None  # a FIN that arrived beyond a hole
         self.urg_data: int | None = None  # the urgent byte waiting to be read (OOB)
         self.urg_seq = 0
         self.urg_pending = False  # an urgent pointer was seen, the byte not yet here
+        self.urg_read = False  # the byte was read with MSG_OOB; the mark still stands
 
         # Options (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
         self.mss_clamp = cfg.user_mss or 65535  # min(peer's MSS, TCP_MAXSEG)
@@ -217,7 +221,8 @@ class TCB:
         self.probes_out = 0
         self.probes_tstamp: float | None = None  # start of unanswered zero-window probing
         self.rcv_tstamp = 0.0  # last time an acceptable ACK arrived
-        self.cc: CongestionControl | None = None
+        # Linux checks the name at setsockopt(TCP_CONGESTION); an unknown one fails here.
+        self.cc: CongestionControl = create(cfg.congestion_control)
 
         # Keepalive, FIN_WAIT_2 and TIME_WAIT.
         self.keepalive_deadline: float | None = None

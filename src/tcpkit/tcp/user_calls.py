@@ -19,10 +19,9 @@ import errno
 import os
 
 from tcpkit.tcp.segment_arrives import SegmentArrives
-from tcpkit.tcp.sender import NAGLE_CORK
+from tcpkit.tcp.sender import NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import ACK_PUSHED, ACK_PUSHED2
-from tcpkit.tcp.window import truesize
 
 
 def _os_error(code: int) -> OSError:
@@ -75,7 +74,8 @@ class UserCalls(SegmentArrives):
 
     # -- SEND (§3.10.2) ----------------------------------------------------------------
 
-    def send(self, data: bytes, now: float, *, more: bool = False, urgent: bool = False) -> int:
+    def send(self, data: bytes | bytearray | memoryview, now: float, *, more: bool = False,
+             urgent: bool = False) -> int:
         """Queue ``data`` for sending; returns how many bytes were taken (all of them,
         or as many as the send buffer has room for). Raises :class:`WouldBlock` if none
         fit, or before the handshake completes; OSError for the connection's error."""
@@ -101,11 +101,11 @@ class UserCalls(SegmentArrives):
         if not self.packets_out and self.config.slow_start_after_idle:
             self._slow_start_after_idle_check(now)
         self.send_buffer.append(data)
-        self.write_seq += len(data)
+        self._mark_pushes(len(data))
         if urgent:
             self.snd_up = self.write_seq  # BSD: the pointer points after the urgent byte
             self.urg_mode = True
-        if not more or self.write_seq > self.pushed_seq + (self.max_window >> 1):
+        if not more or self._forced_push():
             self.push_points.append(self.write_seq)
             self.pushed_seq = self.write_seq
         nonagle = NAGLE_CORK if more else None
@@ -115,6 +115,40 @@ class UserCalls(SegmentArrives):
         elif self._send_space() <= 0:
             self.write_blocked = True
         return len(data)
+
+    def _forced_push(self) -> bool:
+        """Linux ``forced_push``: half the largest window went by without a PSH."""
+        return self.write_seq > self.pushed_seq + (self.max_window >> 1)
+
+    def _size_goal(self) -> int:
+        """Linux ``tcp_send_mss``/``tcp_xmit_size_goal``: how much one write-queue skb
+        takes: one segment, or with GSO up to ~64 KB, at most half the peer's window."""
+        mss = self.mss_cache
+        if not self.config.gso:
+            return mss
+        goal = min(65536 - 1 - 320, self.max_window >> 1 if self.max_window > 536 else 65215)
+        return max(goal // mss, 1) * mss
+
+    def _mark_pushes(self, length: int) -> None:
+        """Advance write_seq by ``length``, the way Linux's ``tcp_sendmsg`` fills skbs of
+        the size goal: each full skb, when more of the write follows and a forced push
+        is due, gets PSH (so a long write to a small window carries PSH every half
+        window, not only at its end)."""
+        goal = self._size_goal()
+        seq = self.write_seq
+        start = max(self.tail_skb_start, self.snd_nxt)  # sent skbs take no more data
+        end = seq + length
+        while seq < end:
+            if seq - start >= goal:
+                start = seq
+            seq = min(start + goal, end)
+            if seq < end and seq - start >= goal:
+                self.write_seq = seq
+                if self._forced_push():
+                    self.push_points.append(seq)
+                    self.pushed_seq = seq
+        self.write_seq = end
+        self.tail_skb_start = start
 
     def _listen_turns_active(self, now: float) -> None:
         """RFC 9293 §3.10.2, LISTEN: a SEND with the remote known turns the passive
@@ -161,7 +195,7 @@ class UserCalls(SegmentArrives):
         queue = self.recv_queue
         if len(queue) and size:
             limit = size
-            if self.urg_data is not None or self.urg_pending:
+            if self.urg_data is not None or self.urg_pending or self.urg_read:
                 # Stop at the urgent mark: the byte before it is the last of this read.
                 to_mark = self.urg_seq - self.copied_seq
                 if to_mark == 0 and not self.config.oob_inline:
@@ -172,6 +206,10 @@ class UserCalls(SegmentArrives):
             data = queue.read(limit, peek=peek)
             if not peek and data:
                 self._consumed(len(data), now)
+                if self.copied_seq > self.urg_seq and not self.urg_pending:
+                    # Linux tcp_recvmsg: past the mark, the urgent data is forgotten.
+                    self.urg_data = None
+                    self.urg_read = False
             if data:
                 return data
         if self.fin_seq is not None and self.copied_seq >= self.fin_seq:
@@ -196,15 +234,9 @@ class UserCalls(SegmentArrives):
         """Bytes left the receive queue: free the buffer and maybe update the window
         (Linux ``tcp_recvmsg`` tail: ``tcp_rcv_space_adjust``, ``tcp_cleanup_rbuf``)."""
         self.copied_seq += count
-        self.rmem_alloc = sum(truesize(len(c)) for c in self._queue_chunks()) + self._ofo_charge()
+        self.rcv_mem.release(self.copied_seq)
         self._rcv_space_adjust(now, self.rcv_rtt_us)
         self._cleanup_rbuf(count, now)
-
-    def _queue_chunks(self) -> list[bytes]:
-        return list(self.recv_queue._chunks)
-
-    def _ofo_charge(self) -> int:
-        return sum(truesize(b - a) for a, b in self.ofo.ranges())
 
     def _cleanup_rbuf(self, copied: int, now: float) -> None:
         """Linux ``__tcp_cleanup_rbuf``: after a read, acknowledge if a delayed ACK is
@@ -241,10 +273,32 @@ class UserCalls(SegmentArrives):
             byte = bytes([self.urg_data])
             if not peek:
                 self.urg_data = None
+                self.urg_read = True  # Linux TCP_URG_READ
             return byte
         if self.state is State.CLOSED or self.rcv_shutdown:
             return b""
         raise WouldBlock("urgent byte not yet arrived")
+
+    # -- Nagle and corking (RFC 1122 §4.2.3.4) ---------------------------------------------
+
+    def set_nodelay(self, enabled: bool, now: float) -> None:
+        """TCP_NODELAY (Linux ``tcp_sock_set_nodelay``): turning Nagle off pushes what
+        it was holding back."""
+        self.clock = now
+        self.config.nodelay = enabled
+        if enabled and self.state in (State.ESTABLISHED, State.CLOSE_WAIT):
+            self._push(now, NAGLE_OFF | NAGLE_PUSH)
+
+    def set_cork(self, enabled: bool, now: float) -> None:
+        """TCP_CORK (Linux ``__tcp_sock_set_cork``): while corked only full segments
+        leave; uncorking pushes the partial one (under Nagle unless TCP_NODELAY)."""
+        self.clock = now
+        self.config.cork = enabled
+        if not enabled and self.state in (State.ESTABLISHED, State.CLOSE_WAIT):
+            self.push_points.append(self.write_seq)
+            self.pushed_seq = self.write_seq
+            nonagle = self._nonagle()
+            self._push(now, nonagle | NAGLE_PUSH if nonagle & NAGLE_OFF else nonagle)
 
     # -- keepalive (RFC 1122 §4.2.3.6) ------------------------------------------------
 
@@ -266,17 +320,21 @@ class UserCalls(SegmentArrives):
         if count is not None:
             cfg.keepalive_probes = count
         live = self.state not in (State.CLOSED, State.LISTEN, State.SYN_SENT)
+        turning_on = bool(enabled) and not cfg.keepalive
+        if idle is not None:
+            cfg.keepalive_time = idle
+            if cfg.keepalive and live and not turning_on:
+                # TCP_KEEPIDLE on an armed keepalive counts from the last segment heard.
+                elapsed = self._keepalive_time_elapsed(now)
+                self._arm_keepalive(now, max(idle - elapsed, 0.0))
         if enabled is not None and enabled != cfg.keepalive:
+            # Several options in one call apply as a program would set them: the
+            # TCP_KEEP* values first, then SO_KEEPALIVE, which arms a full idle period.
             cfg.keepalive = enabled
             if not enabled:
                 self.keepalive_deadline = None
             elif live:
                 self._arm_keepalive(now, cfg.keepalive_time)
-        if idle is not None:
-            cfg.keepalive_time = idle
-            if cfg.keepalive and live:
-                elapsed = self._keepalive_time_elapsed(now)
-                self._arm_keepalive(now, max(idle - elapsed, 0.0))
 
     # -- CLOSE (§3.10.4), shutdown and ABORT (§3.10.5) ------------------------------------
 
@@ -312,7 +370,7 @@ class UserCalls(SegmentArrives):
             return
         unread = len(self.recv_queue)
         self.recv_queue.clear()
-        self.rmem_alloc = 0
+        self.rcv_mem.clear()
         if state is State.CLOSED:
             return
         if state is State.TIME_WAIT:

@@ -7,32 +7,33 @@ port of it (net/ipv4/tcp_output.c ``tcp_select_initial_window``,
 ``__tcp_select_window``, ``tcp_select_window``; tcp_input.c ``tcp_init_buffer_space``,
 ``tcp_grow_window``, ``tcp_rcv_space_adjust``):
 
-* the buffer is charged the *truesize* of what it holds, and only a fraction of it is
-  offered as window (``scaling_ratio``/256, half by default);
+* the buffer is charged the *truesize* of what it holds (:class:`ReceiveMemory`), and
+  only a fraction of it is offered as window: ``scaling_ratio``/256, half until the
+  first full segment shows the real payload-to-truesize ratio (Linux 6.5+);
 * ``rcv_ssthresh`` caps the offer and grows as full-sized segments arrive, so the window
   opens gradually, like the sender's cwnd;
 * the offer is rounded to the window-scale unit and never made smaller than what was
   already promised (``rcv_wup + rcv_wnd``);
 * the receive buffer grows with what the application reads per round trip.
 
-Truesize is modelled as the payload plus a constant (``SKB_TRUESIZE(0)``, the kernel's
-sk_buff and shared-info overhead, 576 bytes): a real kernel's value depends on the NIC
-driver's buffers, so windows far into a transfer are close to Linux's, not identical.
+Truesize follows what Linux 6.18 charges for segments received over veth or loopback
+(see :mod:`tcpkit.tcp.buffers`); over a NIC the driver's buffers decide it, so windows
+far into a transfer are close to such a host's, not identical.
 """
 
 from __future__ import annotations
 
-from tcpkit.tcp.config import TCP_MAX_WSCALE
+from tcpkit.tcp.buffers import SKB_OVERHEAD
+from tcpkit.tcp.config import SOCK_MIN_RCVBUF, TCP_MAX_WSCALE
 from tcpkit.tcp.core import Core
 
-TRUESIZE_OVERHEAD = 576  # SKB_TRUESIZE(0) on x86-64
-MAX_TCP_HEADER = 320  # L1_CACHE_ALIGN(128 + MAX_HEADER) on x86-64
+# L1_CACHE_ALIGN(128 + MAX_HEADER): 192 on this project's kernels (no tunnel headers
+# configured), which is why tcp_sndbuf_expand gives them 46080-byte send buffers
+# (ss -tm: tb46080); a distribution kernel has 320.
+MAX_TCP_HEADER = 192
+SHINFO_SIZE = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)), MAX_SKB_FRAGS=17
+SK_BUFF_SIZE = 256  # SKB_DATA_ALIGN(sizeof(struct sk_buff))
 U16_MAX = 0xFFFF
-
-
-def truesize(length: int) -> int:
-    """Bytes a received segment of ``length`` bytes costs the receive buffer."""
-    return length + TRUESIZE_OVERHEAD
 
 
 class Window(Core):
@@ -41,6 +42,33 @@ class Window(Core):
     def _win_from_space(self, space: int) -> int:
         """Linux ``tcp_win_from_space``: the window a buffer of ``space`` bytes offers."""
         return (space * self.scaling_ratio) >> 8
+
+    def _space_from_win(self, window: int) -> int:
+        """Linux ``tcp_space_from_win``: the buffer a window of ``window`` bytes needs."""
+        return (window << 8) // self.scaling_ratio
+
+    def _update_scaling_ratio(self, length: int) -> None:
+        """Linux ``tcp_measure_rcv_mss`` (6.5+): a segment of a new size shows the
+        payload-to-truesize ratio; the window clamp follows it."""
+        old = self.scaling_ratio
+        self.scaling_ratio = ((length << 8) // (length + SKB_OVERHEAD)) or 1
+        if self.scaling_ratio != old:
+            self._set_window_clamp(self._win_from_space(self.rcvbuf))
+            self.rcvq_space = min(self.rcvq_space, self.window_clamp)
+
+    def _set_window_clamp(self, value: int) -> None:
+        """Linux ``tcp_set_window_clamp``: a smaller clamp pulls ``rcv_ssthresh`` down,
+        a larger one lets it reach the window already offered (measured on 6.18: the
+        first full segment lifts rcv_ssthresh to the SYN-ACK's window)."""
+        new = max(value, SOCK_MIN_RCVBUF // 2)
+        old = self.window_clamp
+        if new == old:
+            return
+        self.window_clamp = new
+        if new < old:
+            self.rcv_ssthresh = min(self.rcv_ssthresh, new)
+        else:
+            self.rcv_ssthresh = max(min(self.rcv_wnd, new), self.rcv_ssthresh)
 
     def _full_space(self) -> int:
         return self._win_from_space(self.rcvbuf)
@@ -141,8 +169,8 @@ class Window(Core):
         counted at the kernel's per-segment memory cost."""
         if self.config.sndbuf is not None:
             return
-        per_mss = max(self.mss_clamp, self.mss_cache) + MAX_TCP_HEADER + 320
-        per_mss = (1 << (per_mss - 1).bit_length()) + 256
+        per_mss = max(self.mss_clamp, self.mss_cache) + MAX_TCP_HEADER + SHINFO_SIZE
+        per_mss = (1 << (per_mss - 1).bit_length()) + SK_BUFF_SIZE
         nr_segs = max(self.config.init_cwnd, self.cwnd, self.config.reordering + 1)
         sndmem = 2 * nr_segs * per_mss
         if self.sndbuf < sndmem:
@@ -153,7 +181,8 @@ class Window(Core):
         room = min(self.window_clamp, self._space()) - self.rcv_ssthresh
         if room <= 0:
             return
-        size = truesize(length)
+        # truesize_adjust(): payload in page frags is charged at about its own size.
+        size = length
         if self._win_from_space(size) <= length:
             incr = 2 * self.advmss
         else:
@@ -173,21 +202,20 @@ class Window(Core):
 
     def _rcv_space_adjust(self, now: float, rcv_rtt_us: int) -> None:
         """Linux ``tcp_rcv_space_adjust`` (receive-buffer autotuning, "DRS"): once per
-        round trip, size the buffer for twice what the application read in it."""
+        round trip, size the buffer for twice what the application read in it, plus
+        room for the sender's growth."""
         elapsed_us = (now - self.rcvq_space_time) * 1e6
         if rcv_rtt_us == 0 or elapsed_us < (rcv_rtt_us >> 3):
             return
-        copied = self.copied_seq - self.rcvq_space_seq
+        # Bytes read in the last RTT, less what still waits in the queue.
+        copied = self.copied_seq - self.rcvq_space_seq - (self.rcv_nxt - self.copied_seq)
         if copied > self.rcvq_space:
             cfg = self.config
             if cfg.moderate_rcvbuf and cfg.rcvbuf is None and self.rcvq_space:
                 rcvwin = (copied << 1) + 16 * self.advmss
                 grow = rcvwin * (copied - self.rcvq_space) // self.rcvq_space
                 rcvwin += grow << 1
-                rcvmem = truesize(self.advmss + MAX_TCP_HEADER)
-                while self._win_from_space(rcvmem) < self.advmss:
-                    rcvmem += 128
-                rcvbuf = min((rcvwin // self.advmss) * rcvmem, cfg.rmem[2])
+                rcvbuf = min(self._space_from_win(rcvwin), cfg.rmem[2])
                 if rcvbuf > self.rcvbuf:
                     self.rcvbuf = rcvbuf
                     self.window_clamp = self._win_from_space(rcvbuf)

@@ -1,0 +1,154 @@
+"""The sending side: Nagle (RFC 1122 §4.2.3.4, Minshall's variant as Linux has it),
+TCP_NODELAY, TCP_CORK and MSG_MORE, sender SWS avoidance (RFC 9293 §3.8.6.2.1), PSH
+(RFC 9293 §3.9.1) and MSS clamping (RFC 9293 §3.7.1, TCP_MAXSEG)."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from tcpkit.tcp.events import SendSpaceFreed
+from tcpkit.wire.tcp import ACK, PSH
+from tests.tcp.kit import established
+
+MSS = 1448
+
+
+def test_nagle_holds_a_small_segment_while_one_is_unacknowledged() -> None:
+    """RFC 1122 §4.2.3.4: with unacknowledged data, hold small writes until an ACK
+    arrives or a full segment accumulates."""
+    conn, peer = established()
+    peer.call("send", b"a" * 10)
+    assert [r.length for r in peer.last_replies] == [10]
+    peer.call("send", b"b" * 10)
+    peer.call("send", b"c" * 10)
+    assert peer.last_replies == []
+    replies = peer.send(peer.ack(ack=11))
+    assert [(r.seq, r.length) for r in replies] == [(11, 20)]  # coalesced
+
+
+def test_nagle_sends_full_segments_at_once() -> None:
+    conn, peer = established()
+    peer.call("send", b"a" * 10)
+    peer.call("send", b"b" * (2 * MSS + 5))
+    assert [r.length for r in peer.last_replies] == [MSS, MSS]  # the 15-byte tail waits
+
+
+def test_nodelay_sends_every_write() -> None:
+    """TCP_NODELAY turns Nagle off."""
+    conn, peer = established(nodelay=True)
+    for chunk in (b"a", b"bb", b"ccc"):
+        peer.call("send", chunk)
+        assert [r.length for r in peer.last_replies] == [len(chunk)]
+
+
+def test_setting_nodelay_pushes_held_data() -> None:
+    conn, peer = established()
+    peer.call("send", b"a" * 10)
+    peer.call("send", b"b" * 10)
+    assert peer.last_replies == []
+    conn.set_nodelay(True, peer.now)
+    assert [r.length for r in peer.collect()] == [10]
+
+
+def test_cork_holds_partial_segments_until_uncorked() -> None:
+    """TCP_CORK: only full segments leave while corked (even with nothing in flight);
+    uncorking sends the rest."""
+    conn, peer = established(cork=True)
+    peer.call("send", b"h" * 100)
+    peer.call("send", b"b" * (MSS - 50))
+    assert [r.length for r in peer.last_replies] == [MSS]
+    assert peer.wait(0.1) == []
+    conn.set_cork(False, peer.now)
+    replies = peer.collect()
+    assert [r.length for r in replies] == [50]
+    assert replies[0].flags & PSH
+
+
+def test_msg_more_holds_like_cork() -> None:
+    """MSG_MORE corks one write: the partial segment waits for the next one."""
+    conn, peer = established()
+    peer.call("send", b"head", more=True)
+    assert peer.last_replies == []
+    peer.call("send", b"tail")
+    assert [r.segment.payload for r in peer.last_replies] == [b"headtail"]
+
+
+def test_psh_on_the_last_segment_of_a_write() -> None:
+    """RFC 9293 §3.9.1: PSH marks the end of the data the application handed over;
+    Linux sets it on the segment that carries a write's last byte."""
+    conn, peer = established()
+    peer.call("send", b"x" * (3 * MSS + 100))
+    assert [bool(r.flags & PSH) for r in peer.last_replies] == [False, False, False, True]
+
+
+def test_small_window_waits_for_the_persist_timer() -> None:
+    """Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window smaller than a segment is
+    not filled at once; Linux sends a window-sized piece only when the probe timer
+    fires (``tcp_write_wakeup``)."""
+    conn, peer = established()
+    peer.call("send", b"s" * 100)
+    peer.send(peer.ack(win=0))
+    peer.call("send", b"t" * 5000)
+    assert peer.send(peer.ack(win=1)) == []  # 128 bytes (wscale 7): less than an MSS
+    sent = [r for _, r in peer.wait(1)]
+    assert sent and sent[0].length == 128
+
+
+def test_segments_never_exceed_the_offered_window() -> None:
+    """RFC 9293 §3.8.6: never send beyond SND.UNA + SND.WND. Linux cuts a burst at
+    the window's edge (``tcp_mss_split_point``) and sends the partial last piece when
+    Nagle allows it (no small segment in flight); the next burst waits for the ACK."""
+    conn, peer = established(peer_options={"wscale": 0})
+    peer.call("send", b"v" * 100)
+    peer.send(peer.ack(win=3000))  # acknowledges the 100 bytes: the window may shrink
+    peer.call("send", b"w" * 20_000)
+    assert [r.length for r in peer.last_replies] == [MSS, MSS, 104]
+    assert conn.snd_nxt == conn.snd_una + 3000
+
+
+def test_user_mss_clamps_what_we_send() -> None:
+    """TCP_MAXSEG: our segments are no longer than it (less options)."""
+    conn, peer = established(user_mss=1000)
+    peer.call("send", b"m" * 3000)
+    assert max(r.length for r in peer.last_replies) == 1000 - 12
+
+
+def test_send_buffer_full_would_block_then_space_freed() -> None:
+    """A full send buffer makes send() raise EAGAIN (WouldBlock); acknowledged data
+    frees room and a SendSpaceFreed event tells the writer."""
+    conn, peer = established()
+    total = 0
+    with pytest.raises(BlockingIOError) as info:
+        for _ in range(1000):
+            total += conn.send(b"b" * 10_000, peer.now)
+    assert info.value.errno == errno.EAGAIN
+    assert total == conn.unacked and conn.send_space == 0
+    peer.collect()
+    rounds = 0
+    while not any(isinstance(e, SendSpaceFreed) for e in peer.events):
+        peer.send(peer.ack())  # everything sent so far; cwnd grows, more leaves
+        rounds += 1
+        assert rounds < 50
+    # sk_stream_write_space: the writer is woken once free space is half of what is queued
+    (freed,) = [e for e in peer.events if isinstance(e, SendSpaceFreed)]
+    assert freed.space >= (conn.sndbuf - freed.space) // 2
+
+
+def test_send_takes_what_fits() -> None:
+    conn, peer = established()
+    room = conn.send_space
+    assert conn.send(b"x" * (room + 1000), peer.now) == room
+
+
+def test_empty_send_returns_zero() -> None:
+    conn, peer = established()
+    assert conn.send(b"", peer.now) == 0
+    assert peer.collect() == []
+
+
+def test_data_segments_carry_ack() -> None:
+    conn, peer = established()
+    peer.call("send", b"ack me")
+    assert all(r.flags & ACK for r in peer.last_replies)

@@ -44,6 +44,15 @@ STORIES = [
         S(0.3, "b", "close"), S(0.4, "a", "send", (100,)), S(0.5, "a", "send", (100,)),
         S(0.55, "a", "send", (100,)), S(0.6, "a", "recv", (100,)),
     ], duration=1.0),
+    # Nagle (RFC 1122 §4.2.3.4): once the receiver's start-up quick ACKs are used up,
+    # its ACKs wait 40 ms, and small writes queue behind the unacknowledged one.
+    Story("nagle_after_quickacks", [
+        S(0, "b", "listen"), S(0.1, "a", "connect"), S(0.2, "b", "accept"),
+        *[S(0.2 + 0.005 * i, "a", "send", (100,)) for i in range(20)],
+        S(0.3, "a", "send", (100,)), S(0.3005, "a", "send", (100,)),
+        S(0.301, "a", "send", (100,)), S(0.4, "b", "recv", (10000,)),
+        S(0.5, "a", "close"), S(0.6, "b", "close"),
+    ], duration=1.0),
     Story("connection_refused", [
         S(0.1, "a", "connect"), S(0.2, "a", "so_error"),
     ], duration=0.5),

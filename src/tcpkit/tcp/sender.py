@@ -315,6 +315,10 @@ class Sender(Receiver):
         told to wait, say when a third of the buffer is free again."""
         if not self.write_blocked:
             return
+        if self._in_flight() < self.cwnd:
+            # tcp_new_space: a writer is waiting and cwnd has room: grow the buffer to
+            # two windows of the current cwnd (tcp_should_expand_sndbuf).
+            self._expand_sndbuf()
         queued = len(self.send_buffer)
         if self.sndbuf - queued >= queued >> 1:
             self.write_blocked = False

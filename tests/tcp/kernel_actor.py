@@ -1,14 +1,15 @@
 """One side of a story, played by the Linux kernel: run inside a network namespace by
 :mod:`tests.tcp.kernel_story`, standard library only.
 
-argv[1] is a JSON object: ``role`` ("client" or "server"), ``peer`` and ``port``, ``t0``
-(the wall-clock start both actors share), ``options`` (socket options set before
+argv[1] is a JSON object: ``role`` ("client" or "server"), ``peer`` and ``port``,
+``options`` (socket options set before
 connect/listen), ``interface`` (for unplug/replug; blackhole/restore drop TCP with
 nftables instead, so a capture on the other side still sees what is sent) and
 ``steps``: ``[t, op, *args]``.
-Each step runs at ``t0 + t``; a blocking step delays the ones after it. Prints one JSON
-list: ``[t_done, op, result]`` per step, ``result`` a number, "EOF", "ok" or an errno
-name.
+The actor prints "ready", then reads ``t0`` (the wall-clock start both actors share)
+from its standard input. Each step runs at ``t0 + t``; a blocking step delays the ones
+after it. Prints one JSON list: ``[t_done, op, result]`` per step, ``result`` a number,
+"EOF", "ok" or an errno name.
 """
 
 from __future__ import annotations
@@ -166,4 +167,9 @@ class Actor:
 
 
 if __name__ == "__main__":
-    Actor(json.loads(sys.argv[1])).run()
+    # Say we are up, then wait for the shared start time: however long Python takes to
+    # start under load, both actors begin the story together.
+    print("ready", flush=True)
+    spec = json.loads(sys.argv[1])
+    spec["t0"] = float(sys.stdin.readline())
+    Actor(spec).run()

@@ -172,7 +172,6 @@ def tell_kernel(story: Story, pair: VethPair, workdir: Path) -> Telling:
     _sysctl(pair, story)
     _static_neighbours(pair)
     pcap = workdir / f"{story.name}.pcap"
-    t0 = time.time() + 1.0
     specs = {
         "a": {"role": "client", "peer": pair.b_addr, "interface": pair.a_if,
               "options": story.client_options},
@@ -182,11 +181,20 @@ def tell_kernel(story: Story, pair: VethPair, workdir: Path) -> Telling:
     procs = {}
     with pair.a.capture(pair.a_if, pcap):
         for side, ns in (("b", pair.b), ("a", pair.a)):
-            spec = {**specs[side], "port": PORT, "t0": t0,
+            spec = {**specs[side], "port": PORT,
                     "steps": [[s.t, s.op, *s.args] for s in story.steps if s.side == side]}
             procs[side] = subprocess.Popen(ns.exec(sys.executable, str(ACTOR), json.dumps(spec)),
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                           text=True)
+                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)
+        for side, proc in procs.items():
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise AssertionError(f"kernel actor {side} did not start: {proc.stderr}")
+        t0 = time.time() + 0.2
+        for proc in procs.values():
+            assert proc.stdin is not None
+            proc.stdin.write(f"{t0!r}\n")
+            proc.stdin.flush()
         outputs = {}
         for side, proc in procs.items():
             out, err = proc.communicate(timeout=story.duration + 60)

@@ -151,3 +151,26 @@ def test_corruption_is_caught_by_the_checksum() -> None:
     up = rng.randbytes(50_000)
     got_a, got_b = exchange(pair, up, b"", 7)
     assert got_b == up and net.dropped_corrupt > 5
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), loss=st.sampled_from([0.0, 0.05]),
+       reorder=st.sampled_from([0.0, 0.2]), sack=st.booleans(), timestamps=st.booleans(),
+       sizes=st.tuples(st.integers(0, 80_000), st.integers(0, 20_000)))
+def test_fast_path_changes_nothing(seed: int, loss: float, reorder: float, sack: bool,
+                                   timestamps: bool, sizes: tuple[int, int]) -> None:
+    """Header prediction (Linux's fast path) is an optimisation only: the same run with
+    it turned off sends exactly the same segments at the same times and reports the
+    same events."""
+    runs = []
+    for fast in (True, False):
+        rng = random.Random(seed)
+        up, down = rng.randbytes(sizes[0]), rng.randbytes(sizes[1])
+        cfg = ConnectionConfig(sack=sack, timestamps=timestamps)
+        pair = EnginePair(cfg, ConnectionConfig(sack=sack, timestamps=timestamps),
+                          fault=Network(rng, loss, 0.0, reorder, 0.0))
+        pair.a.fast_path = pair.b.fast_path = fast
+        exchange(pair, up, down, seed)
+        runs.append(([(r.time, r.sender, r.segment) for r in pair.log], pair.events))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][1] == runs[1][1]

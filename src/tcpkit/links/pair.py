@@ -14,7 +14,7 @@ import contextlib
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tcpkit.tcp.config import ConnectionConfig
 from tcpkit.tcp.connection import Connection
@@ -35,15 +35,11 @@ SERVER = ("192.0.2.2", 80)
 Fault = Callable[[float, str, TCPSegment], list[float]]
 
 
-@dataclass(order=True)
-class _Delivery:
-    time: float
-    order: int
-    to: str = field(compare=False)
-    segment: TCPSegment = field(compare=False)
+# A pending delivery: (time, order, receiver name, segment); tuples compare in C.
+_Delivery = tuple[float, int, str, TCPSegment]
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One segment as it left its sender (the wire log)."""
 
@@ -103,15 +99,14 @@ class EnginePair:
                 self.log.append(Record(self.now, name, seg))
                 delays = self.fault(self.now, name, seg) if self.fault else [self.delay]
                 for delay in delays:
-                    heapq.heappush(self._queue,
-                                   _Delivery(self.now + delay, next(self._order), peer, seg))
+                    heapq.heappush(self._queue, (self.now + delay, next(self._order), peer, seg))
             while (event := conn.next_event()) is not None:
                 self.events[name].append(event)
 
     def next_time(self) -> float | None:
         times = [t for t in (self.a.next_deadline(), self.b.next_deadline()) if t is not None]
         if self._queue:
-            times.append(self._queue[0].time)
+            times.append(self._queue[0][0])
         return min(times) if times else None
 
     def step(self) -> bool:
@@ -121,9 +116,10 @@ class EnginePair:
         if when is None:
             return False
         self.now = max(self.now, when)
-        while self._queue and self._queue[0].time <= self.now:
-            delivery = heapq.heappop(self._queue)
-            self.conn(delivery.to).on_segment(delivery.segment, self.now)
+        queue = self._queue
+        while queue and queue[0][0] <= self.now:
+            _, _, to, segment = heapq.heappop(queue)
+            self.conn(to).on_segment(segment, self.now)
             self.collect()
         for conn in (self.a, self.b):
             deadline = conn.next_deadline()

@@ -21,7 +21,7 @@ class SendBuffer:
     drops what the peer acknowledged.
     """
 
-    __slots__ = ("_chunks", "_first", "_starts", "end", "start")
+    __slots__ = ("_chunks", "_first", "_hint", "_starts", "end", "start")
 
     def __init__(self, start: int) -> None:
         self.start = start
@@ -29,6 +29,7 @@ class SendBuffer:
         self._chunks: list[bytes | bytearray] = []
         self._starts: list[int] = []
         self._first = 0
+        self._hint = 0  # chunk of the last slice: segments are cut in order
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -54,12 +55,16 @@ class SendBuffer:
         if seq < self.start or seq >= end:
             return b""
         starts, chunks = self._starts, self._chunks
-        i = bisect_right(starts, seq, self._first) - 1
+        i = self._hint
+        if not (self._first <= i < len(starts) and starts[i] <= seq < starts[i] + len(chunks[i])):
+            i = self._hint = bisect_right(starts, seq, self._first) - 1
         chunk_start = starts[i]
         chunk = chunks[i]
         offset = seq - chunk_start
         if chunk_start + len(chunk) >= end:
-            return bytes(chunk[offset : end - chunk_start])
+            if isinstance(chunk, bytes):
+                return chunk[offset : end - chunk_start]
+            return bytes(memoryview(chunk)[offset : end - chunk_start])  # one copy
         parts = [chunk[offset:]]
         pos = chunk_start + len(chunk)
         while pos < end:

@@ -21,6 +21,9 @@ TCP_MIN_MSS: Final = 88
 TCP_MIN_SND_MSS: Final = 48
 TCP_DEFAULT_MSS: Final = 536  # RFC 9293 §3.7.1: assumed when the peer sends no MSS option
 MAX_SACK_BLOCKS: Final = 4
+# Delayed-ACK bounds as fractions of a second (include/net/tcp.h, in jiffies at HZ).
+ATO_MIN_DIV: Final = 25  # TCP_ATO_MIN = HZ/25 (40 ms)
+DELACK_MAX_DIV: Final = 5  # TCP_DELACK_MAX = HZ/5 (200 ms)
 # include/net/sock.h: the smallest buffers SO_RCVBUF / SO_SNDBUF can set (2048 bytes
 # plus one aligned struct sk_buff; twice that for sending).
 SOCK_MIN_RCVBUF: Final = 2048 + 256

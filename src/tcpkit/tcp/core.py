@@ -86,6 +86,8 @@ class Core(TCB):
         """
         hz = self.config.hz
         clk = int(now * hz + 1e-9)
+        if 0 <= ticks < 63:
+            return (clk + ticks + 1) / hz  # level 0: one-jiffy slots
         expires = clk + max(ticks, 0)
         level = 0
         while level < 8 and ticks >= LEVEL_START[level + 1]:

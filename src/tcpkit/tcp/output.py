@@ -29,16 +29,12 @@ from tcpkit.wire.tcp_options import (
     WindowScale,
 )
 
-# ATO and delayed-ACK bounds in jiffies at HZ (include/net/tcp.h), as fractions of HZ.
-ATO_MIN_DIV = 25  # TCP_ATO_MIN = HZ/25 (40 ms)
-DELACK_MAX_DIV = 5  # TCP_DELACK_MAX = HZ/5 (200 ms)
-
 
 class Output(Window):
     """Segment construction and the per-transmission side effects."""
 
     def _ato_min(self) -> int:
-        return max(self.config.hz // ATO_MIN_DIV, 1)
+        return self.ato_min
 
     def _syn_options(self, now: float, *, synack: bool) -> tuple[TCPOption, ...]:
         """Options of our SYN (what we offer) or SYN-ACK (what was agreed)."""
@@ -60,7 +56,13 @@ class Output(Window):
     def _established_options(self, now: float) -> tuple[TCPOption, ...]:
         """Timestamps and SACK blocks (Linux ``tcp_established_options``)."""
         if self.ts_ok:
-            opts: tuple[TCPOption, ...] = (NOP, NOP, Timestamps(self._ts_now(now), self.ts_recent))
+            tsval = self._ts_now(now)
+            opts = self.ts_options
+            stamp = opts[2] if opts else None
+            if not isinstance(stamp, Timestamps) or stamp.tsval != tsval \
+                    or stamp.tsecr != self.ts_recent:
+                # A burst sent at one instant shares one option tuple.
+                opts = self.ts_options = (NOP, NOP, Timestamps(tsval, self.ts_recent))
             room = 3
         else:
             opts = ()

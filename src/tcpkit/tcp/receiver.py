@@ -108,8 +108,8 @@ class Receiver(Output):
         """Linux ``tcp_send_delayed_ack``: arm the delayed-ACK timer."""
         hz = self.config.hz
         ato = self.ato
-        delack_min = max(hz // 25, 1)
-        delack_max = max(hz // 5, 1)
+        delack_min = self.ato_min
+        delack_max = self.delack_max
         if ato > delack_min:
             max_ato = hz // 2
             if self._in_pingpong() or self.ack_pending & ACK_PUSHED:
@@ -119,23 +119,27 @@ class Receiver(Output):
                 max_ato = min(max_ato, rtt)
             ato = min(ato, max_ato)
         ato = min(ato, delack_max)
-        deadline = self._jiffies_deadline(now, ato)
-        if self.ack_pending & ACK_TIMER and self.delack_deadline is not None:
-            current = int(now * hz + 1e-9)
-            if round(self.delack_deadline * hz) <= current + (ato >> 2):
+        pending = self.delack_deadline
+        if self.ack_pending & ACK_TIMER and pending is not None:
+            # Already armed: if it fires within a quarter of the timeout, ACK now
+            # instead; otherwise it stays (an earlier expiry wins).
+            if round(pending * hz) <= int(now * hz + 1e-9) + (ato >> 2):
                 self._send_ack(now)
                 return
-            deadline = min(deadline, self.delack_deadline)
+            deadline = min(self._jiffies_deadline(now, ato), pending)
+        else:
+            deadline = self._jiffies_deadline(now, ato)
         self.ack_pending |= ACK_SCHED | ACK_TIMER
         self.delack_deadline = deadline
 
     # -- arriving data ----------------------------------------------------------------
 
-    def _measure_rcv_mss(self, length: int, flags: int, header_len: int) -> None:
+    def _measure_rcv_mss(self, length: int, seg: TCPSegment) -> None:
         """Linux ``tcp_measure_rcv_mss``: learn the peer's segment size from what it
         sends (it decides how often an ACK is due)."""
         lss = self.last_seg_size
         self.last_seg_size = 0
+        flags = seg.flags
         if length >= self.rcv_mss:
             if length != self.rcv_mss:
                 self._update_scaling_ratio(length)
@@ -143,26 +147,26 @@ class Receiver(Output):
             if flags & PSH:
                 self.ack_pending |= ACK_PUSHED
         else:
-            total = length + header_len
+            total = length + seg.header_length
             if total >= TCP_MSS_DEFAULT + 20 or (
                 total >= TCP_MIN_MSS + 20 and not flags & PSH
             ):
-                seg = total - (32 if self.ts_ok else 20)
-                self.last_seg_size = seg
-                if seg == lss:
-                    self.rcv_mss = seg
+                size = total - (32 if self.ts_ok else 20)
+                self.last_seg_size = size
+                if size == lss:
+                    self.rcv_mss = size
                     return
             if self.ack_pending & ACK_PUSHED:
                 self.ack_pending |= ACK_PUSHED2
             self.ack_pending |= ACK_PUSHED
 
-    def _event_data_recv(self, length: int, flags: int, header_len: int, now: float) -> None:
+    def _event_data_recv(self, length: int, seg: TCPSegment, now: float) -> None:
         """Linux ``tcp_event_data_recv``: new data in order: schedule an ACK and adapt
         the delayed-ACK timeout to how fast data arrives."""
-        self._schedule_ack()
-        self._measure_rcv_mss(length, flags, header_len)
+        self.ack_pending |= ACK_SCHED
+        self._measure_rcv_mss(length, seg)
         hz = self.config.hz
-        ato_min = self._ato_min()
+        ato_min = self.ato_min
         if not self.ato:
             # The first data of the connection: start in quick-ACK mode.
             self._incr_quickack(self.config.quickack_max)
@@ -228,7 +232,7 @@ class Receiver(Output):
     def _queue_in_order(self, seg: TCPSegment, payload: bytes, fin: int, now: float) -> None:
         if payload:
             self._queue_data(payload)
-            self._event_data_recv(len(payload), seg.flags, seg.header_length, now)
+            self._event_data_recv(len(payload), seg, now)
         if fin:
             self._fin(now)
         if self.ofo:

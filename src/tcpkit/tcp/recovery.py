@@ -278,7 +278,10 @@ class Recovery(Sender):
     # -- SACK (RFC 2018, RFC 2883) -------------------------------------------------------
 
     def _sack_blocks_in(self, seg: TCPSegment) -> list[tuple[int, int]]:
-        for opt in seg.options:
+        options = seg.options
+        if len(options) < 3 or (len(options) == 3 and options[2].kind == 8):
+            return []  # nothing, or just NOP,NOP,TS: no room left for a SACK block
+        for opt in options:
             if opt.kind == 5:
                 near = self.snd_una
                 return [(unwrap(a, near), unwrap(b, near)) for a, b in opt.blocks]  # type: ignore[union-attr]

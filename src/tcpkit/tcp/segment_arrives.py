@@ -26,8 +26,8 @@ from tcpkit.tcp.seq import unwrap
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import SentSegment
 from tcpkit.tcp.timers import Timers
-from tcpkit.wire.tcp import ACK, FIN, RST, SYN, TCPSegment
-from tcpkit.wire.tcp_options import MSS, SackPermitted, Timestamps, WindowScale
+from tcpkit.wire.tcp import ACK, FIN, PSH, RST, SYN, TCPSegment
+from tcpkit.wire.tcp_options import MSS, NOP, SackPermitted, Timestamps, WindowScale
 
 
 class SegmentArrives(Timers):
@@ -37,10 +37,16 @@ class SegmentArrives(Timers):
     #: may start a new connection with this ISN and forget this one.
     reopen_isn: int | None = None
 
+    #: Take Linux's "header prediction" fast path for in-order data (tests turn it off
+    #: to prove it changes nothing).
+    fast_path: bool = True
+
     def on_segment(self, seg: TCPSegment, now: float) -> None:
         """An arriving segment for this connection (RFC 9293 §3.10.7)."""
         self.clock = now
         state = self.state
+        if state is State.ESTABLISHED and self.fast_path and self._predicted(seg, now):
+            return
         if state is State.CLOSED:
             self._reply_reset(seg)
         elif state is State.LISTEN:
@@ -256,7 +262,7 @@ class SegmentArrives(Timers):
             self._schedule_ack()
             self._enter_quickack_mode(self.config.quickack_max)
             self.ack_pending |= 2
-            self.delack_deadline = self._jiffies_deadline(now, max(self.config.hz // 5, 1))
+            self.delack_deadline = self._jiffies_deadline(now, self.delack_max)
         else:
             self._send_ack(now)
         self._push(now)
@@ -447,6 +453,65 @@ class SegmentArrives(Timers):
         """Linux ``tcp_reset_check``: a RST at RCV.NXT-1 once the peer's FIN is in."""
         return seq == self.rcv_nxt - 1 and self.state in (
             State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING)
+
+    def _predicted(self, seg: TCPSegment, now: float) -> bool:
+        """Linux ``tcp_rcv_established`` fast path, for the bulk receiver: the next
+        in-order data, acknowledging nothing new, window unchanged, only a timestamp
+        option (not older than TS.Recent) or none, nothing unusual pending. It does what
+        the full RFC 9293 §3.10.7.4 processing would do for such a segment, minus the
+        checks that cannot fail; anything else returns False and takes the full path."""
+        payload = seg.payload
+        if (seg.flags | PSH) != ACK | PSH or not payload or self.ofo or self.urg_pending \
+                or self.urg_data is not None or self.urg_read or self.urg_mode \
+                or self.tlp_high_seq or self.dsack is not None:
+            return False
+        rcv_nxt = self.rcv_nxt
+        if seg.seq != rcv_nxt & 0xFFFFFFFF or seg.ack != self.snd_una & 0xFFFFFFFF:
+            return False
+        if (seg.window << self.snd_wscale) != self.snd_wnd:
+            return False
+        length = len(payload)
+        if rcv_nxt + length > self.rcv_wup + self.rcv_wnd:
+            return False  # beyond the window (or a zero window): the full path decides
+        if not self.packets_out and self.snd_nxt < self.write_seq:
+            return False  # tcp_ack_probe would have work to do
+        options = seg.options
+        if self.ts_ok:
+            if len(options) != 3:
+                return False
+            stamp = options[2]
+            if not isinstance(stamp, Timestamps) or not options[0] is options[1] is NOP:
+                return False
+            tsval = stamp.tsval
+            if (tsval - self.ts_recent) & 0xFFFFFFFF >= 0x80000000:
+                return False  # older than TS.Recent: PAWS decides
+            self.saw_tstamp = True
+            self.rcv_tsval = tsval
+            self.rcv_tsecr = (stamp.tsecr - self.ts_offset) & 0xFFFFFFFF if stamp.tsecr else 0
+            if rcv_nxt <= self.rcv_wup:
+                self.ts_recent = tsval  # RFC 7323 §4.3 (tcp_replace_ts_recent)
+                self.ts_recent_stamp = now
+        elif options:
+            return False
+        else:
+            self.saw_tstamp = False
+        # tcp_ack for an ACK that acknowledges nothing new but carries data.
+        self.prior_in_flight = self._in_flight()
+        if rcv_nxt > self.snd_wl1:
+            self.snd_wl1 = rcv_nxt
+            self.snd_wl2 = self.snd_una
+        self.sack_rtt_us = -1
+        self.soft_error = 0
+        self.probes_out = 0
+        self.rcv_tstamp = now
+        # The text (RFC 9293 §3.10.7.4, seventh step).
+        self._rcv_rtt_measure_ts(seg, rcv_nxt, rcv_nxt + length, now)
+        self.dsack = None
+        self._queue_in_order(seg, payload, 0, now)
+        if self.write_blocked:
+            self._check_space()
+        self._ack_snd_check(now)
+        return True
 
     def _synchronized_segment(self, seg: TCPSegment, now: float) -> None:
         """Linux ``tcp_rcv_state_process`` (and ``tcp_rcv_established``'s slow path)."""

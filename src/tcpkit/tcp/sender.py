@@ -150,7 +150,8 @@ class Sender(Receiver):
         payload = self.send_buffer.slice(seq, length) if length else b""
         end = seq + length + (1 if fin else 0)
         flags = ACK | (FIN if fin else 0)
-        if self._push_point_reached(seq, end) or fin:
+        points = self.push_points
+        if (points and points[0] <= end and self._push_point_reached(seq, end)) or fin:
             flags |= PSH if length else 0
         self._emit_segment(seq, flags, now, payload)
         self.rtx.append(SentSegment(seq, end, flags, now, now))

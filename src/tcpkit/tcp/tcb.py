@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from tcpkit.tcp.buffers import OutOfOrderQueue, ReceiveMemory, ReceiveQueue, SendBuffer
-from tcpkit.tcp.config import ConnectionConfig
+from tcpkit.tcp.config import ATO_MIN_DIV, DELACK_MAX_DIV, ConnectionConfig
 from tcpkit.tcp.congestion import CongestionControl, create
 from tcpkit.tcp.events import ConnectionEvent
 from tcpkit.tcp.isn import Endpoint, HostSecrets
@@ -23,6 +23,7 @@ from tcpkit.tcp.ratelimit import ChallengeAckLimiter
 from tcpkit.tcp.rtt import RttEstimator
 from tcpkit.tcp.state import State
 from tcpkit.wire.tcp import TCPSegment
+from tcpkit.wire.tcp_options import TCPOption
 
 
 class CAState(IntEnum):
@@ -149,6 +150,7 @@ class TCB:
         self.saw_tstamp = False  # the segment being processed carried timestamps
         self.rcv_tsval = 0
         self.rcv_tsecr = 0
+        self.ts_options: tuple[TCPOption, ...] = ()  # the last NOP,NOP,TS sent
         self.sack_blocks: list[tuple[int, int]] = []  # to send, newest first (RFC 2018 §4)
         self.dsack: tuple[int, int] | None = None  # one D-SACK to send (RFC 2883)
 
@@ -158,11 +160,18 @@ class TCB:
         self.window_clamp = 0
         self.rcv_ssthresh = 0
         self.scaling_ratio = 128  # receive-buffer bytes to window, in 256ths
+        # The last window field chosen and what it was computed from (tcp_select_window
+        # is pure in those inputs, so a burst reuses it).
+        self.window_cache: tuple[tuple[int, ...], int, bool] | None = None
+        self.window_quick_reset = False
         self.rcvq_space = 0  # autotuning: bytes read per RTT, and since when
         self.rcvq_space_seq = 0
         self.rcvq_space_time = 0.0
 
         # ACK scheduling (Linux icsk_ack).
+        hz = cfg.hz
+        self.ato_min = max(hz // ATO_MIN_DIV, 1)  # TCP_ATO_MIN in jiffies
+        self.delack_max = max(hz // DELACK_MAX_DIV, 1)  # TCP_DELACK_MAX in jiffies
         self.ack_pending = 0
         self.ack_quick = 0
         self.pingpong = 0

@@ -137,18 +137,22 @@ class UserCalls(SegmentArrives):
         goal = self._size_goal()
         seq = self.write_seq
         start = max(self.tail_skb_start, self.snd_nxt)  # sent skbs take no more data
+        if seq - start >= goal:
+            start = seq  # the tail skb is full: the write begins a new one
         end = seq + length
-        while seq < end:
-            if seq - start >= goal:
-                start = seq
-            seq = min(start + goal, end)
-            if seq < end and seq - start >= goal:
-                self.write_seq = seq
-                if self._forced_push():
-                    self.push_points.append(seq)
-                    self.pushed_seq = seq
+        half = self.max_window >> 1
+        pushed = self.pushed_seq
+        while True:
+            # The first skb boundary past pushed_seq + half a window (forced_push), if
+            # more of the write follows it.
+            boundary = start + goal * max(1, (pushed + half - start) // goal + 1)
+            if boundary >= end:
+                break
+            self.push_points.append(boundary)
+            pushed = boundary
+        self.pushed_seq = pushed
         self.write_seq = end
-        self.tail_skb_start = start
+        self.tail_skb_start = start + goal * ((end - start - 1) // goal)
 
     def _listen_turns_active(self, now: float) -> None:
         """RFC 9293 §3.10.2, LISTEN: a SEND with the remote known turns the passive

@@ -105,9 +105,12 @@ class Window(Core):
     def _select_window_value(self) -> int:
         """Linux ``__tcp_select_window``: the window to offer now, in bytes."""
         mss = self.rcv_mss
-        free_space = self._space()
-        allowed_space = self._full_space()
-        full_space = min(self.window_clamp, allowed_space)
+        ratio = self.scaling_ratio
+        rcvbuf = self.rcvbuf
+        mem = self.rcv_mem
+        free_space = ((rcvbuf - mem.queued - mem.ofo) * ratio) >> 8  # tcp_space
+        allowed_space = (rcvbuf * ratio) >> 8  # tcp_full_space
+        full_space = self.window_clamp if self.window_clamp < allowed_space else allowed_space
         if mss > full_space:
             mss = full_space
             if mss <= 0:
@@ -115,6 +118,7 @@ class Window(Core):
         unit = 1 << self.rcv_wscale
         if free_space < (full_space >> 1):
             self.ack_quick = 0
+            self.window_quick_reset = True
             free_space -= free_space % unit
             # Receiver SWS avoidance (RFC 1122 §4.2.3.3): offer nothing rather than a
             # sliver of the buffer.
@@ -136,7 +140,19 @@ class Window(Core):
         RFC 9293 §3.8.6.2.2 (and RFC 7323 §2.4): never shrink, so an offer below what
         is left of the last one is rounded up to it instead.
         """
+        mem = self.rcv_mem
+        key = (self.rcv_nxt, self.rcv_wnd, self.rcv_wup, mem.queued, mem.ofo, self.rcvbuf,
+               self.scaling_ratio, self.window_clamp, self.rcv_ssthresh, self.rcv_mss,
+               self.rcv_wscale)
+        cached = self.window_cache
+        if cached is not None and cached[0] == key:
+            # Nothing it depends on changed since the last segment (a burst): same answer,
+            # same side effect.
+            if cached[2]:
+                self.ack_quick = 0
+            return cached[1]
         cur_win = self._receive_window()
+        self.window_quick_reset = False
         new_win = self._select_window_value()
         unit = 1 << self.rcv_wscale
         if new_win < cur_win:
@@ -144,7 +160,10 @@ class Window(Core):
         self.rcv_wnd = new_win
         self.rcv_wup = self.rcv_nxt
         new_win = min(new_win, U16_MAX << self.rcv_wscale)
-        return new_win >> self.rcv_wscale
+        field = new_win >> self.rcv_wscale
+        self.window_cache = ((self.rcv_nxt, self.rcv_wnd, self.rcv_wup, *key[3:]), field,
+                             self.window_quick_reset)
+        return field
 
     def _init_buffer_space(self, now: float) -> None:
         """Linux ``tcp_init_buffer_space``, when the connection becomes established: fix
@@ -178,7 +197,9 @@ class Window(Core):
 
     def _grow_window(self, length: int) -> None:
         """Linux ``tcp_grow_window``: raise ``rcv_ssthresh`` as full segments arrive."""
-        room = min(self.window_clamp, self._space()) - self.rcv_ssthresh
+        mem = self.rcv_mem
+        space = ((self.rcvbuf - mem.queued - mem.ofo) * self.scaling_ratio) >> 8  # tcp_space
+        room = (space if space < self.window_clamp else self.window_clamp) - self.rcv_ssthresh
         if room <= 0:
             return
         # truesize_adjust(): payload in page frags is charged at about its own size.

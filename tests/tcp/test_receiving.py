@@ -156,12 +156,17 @@ def test_out_of_order_queue_is_bounded_by_the_window() -> None:
     assert max(a for a, _ in conn.ofo.ranges()) < conn.rcv_nxt + window
 
 
-def test_data_received_events_say_how_much_is_readable() -> None:
+def test_data_received_wakes_the_reader_once_per_collection() -> None:
+    """Arrivals between two collections of events make one DataReceived."""
     conn, peer = established()
-    peer.send(peer.data(b"abc"))
-    peer.send(peer.data(b"defg"))
-    counts = [e.readable for e in peer.events if isinstance(e, DataReceived)]
-    assert counts == [3, 7]
+    conn.on_segment(peer.data(b"abc"), peer.now)
+    conn.on_segment(peer.data(b"defg", seq=4), peer.now)
+    events = []
+    while (event := conn.next_event()) is not None:
+        events.append(event)
+    assert events.count(DataReceived()) == 1 and conn.readable == 7
+    peer.send(peer.data(b"h"))
+    assert peer.events.count(DataReceived()) == 1
 
 
 # -- the advertised window -------------------------------------------------------------

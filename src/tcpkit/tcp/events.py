@@ -29,9 +29,13 @@ class Connected:
 
 @dataclass(frozen=True, slots=True)
 class DataReceived:
-    """In-order data arrived and can be read; ``readable`` bytes are waiting in all."""
+    """In-order data arrived and can be read (``Connection.readable`` says how much).
 
-    readable: int
+    Consecutive arrivals not yet collected make one event: a reader is woken once.
+    """
+
+
+DATA_RECEIVED = DataReceived()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ data). Linux's choices within that are what this module reproduces
 from __future__ import annotations
 
 from tcpkit.tcp.buffers import SKB_OVERHEAD
-from tcpkit.tcp.events import DataReceived, PeerFinished, UrgentDataReceived
+from tcpkit.tcp.events import DATA_RECEIVED, PeerFinished, UrgentDataReceived
 from tcpkit.tcp.output import Output
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import ACK_NOW, ACK_PUSHED, ACK_PUSHED2, ACK_SCHED, ACK_TIMER
@@ -243,7 +243,9 @@ class Receiver(Output):
         if self.sack_blocks:
             self._sack_remove()
         if payload or self.fin_seq is not None:
-            self._emit(DataReceived(len(self.recv_queue)))
+            events = self.events
+            if not events or events[-1] is not DATA_RECEIVED:
+                events.append(DATA_RECEIVED)
 
     def _data_queue_ofo(self, seq: int, payload: bytes, fin: int) -> None:
         """Linux ``tcp_data_queue_ofo``: keep data beyond a hole, SACK it."""

@@ -21,6 +21,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from tcpkit.links.pair import CLIENT, SERVER, EnginePair
 from tcpkit.tcp.config import ConnectionConfig
@@ -139,11 +140,18 @@ def kernel_transfer(total: int) -> float | None:
     return time.perf_counter() - start
 
 
+def best_of(runs: int, fn: Callable[[int], tuple[float, int, int]],
+            total: int) -> tuple[float, int, int]:
+    """The fastest of ``runs`` runs (the others met more interference from the machine)."""
+    return min((fn(total) for _ in range(runs)), key=lambda result: result[0])
+
+
 def run_suite(quick: bool) -> list[str]:
     total = 2_000_000 if quick else 50_000_000
+    runs = 1 if quick else 3
     lines = [f"bulk transfer of {total / 1e6:.0f} MB, MSS 1460 (1448 with timestamps), "
-             "in memory, one core"]
-    elapsed, segments, data_segments = engine_transfer(total)
+             f"in memory, one core, best of {runs}"]
+    elapsed, segments, data_segments = best_of(runs, engine_transfer, total)
     reference = floor(segments, data_segments)
     lines.append(f"  {'':12} {'seconds':>8} {'segments/s':>11} {'data seg/s':>11} "
                  f"{'MB/s':>8} {'x floor':>8}")
@@ -153,7 +161,7 @@ def run_suite(quick: bool) -> list[str]:
                 f"{total / seconds / 1e6:8.1f} {seconds / reference * segments / segs:8.1f}")
 
     lines.append(row("engine", elapsed, segments, data_segments))
-    sim = simulation_transfer(total)
+    sim = best_of(runs, simulation_transfer, total)
     lines.append(row("simulation", *sim))
     lines.append(row("floor", reference, segments, data_segments))
     kernel = kernel_transfer(total)

@@ -12,14 +12,18 @@ import pytest
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     subprocess.run([sys.executable, "-m", "tcpkit", "demo", "--pcap",
                     str(tmp_path / "trace.pcap")], check=True, capture_output=True)
     monkeypatch.chdir(tmp_path)
-    (example,) = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    wire, engine = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
     namespace: dict[str, object] = {}
-    exec(compile(example, "README.md", "exec"), namespace)
+    exec(compile(wire, "README.md", "exec"), namespace)
     assert "segment" in namespace
+    namespace = {}
+    exec(compile(engine, "README.md", "exec"), namespace)
+    pair = namespace["pair"]
+    assert [c.state.name for c in (pair.a, pair.b)] == ["CLOSED", "CLOSED"]  # type: ignore[attr-defined]
 
 
 def test_make_targets_named_in_the_readme_exist() -> None:

@@ -29,28 +29,23 @@ def error_name(exc: OSError) -> str:
     return errno.errorcode.get(exc.errno or 0, str(exc.errno))
 
 
+# Socket options a story may set, by name: (level, option).
+OPTIONS = {
+    "nodelay": (socket.IPPROTO_TCP, socket.TCP_NODELAY),
+    "rcvbuf": (socket.SOL_SOCKET, socket.SO_RCVBUF),
+    "sndbuf": (socket.SOL_SOCKET, socket.SO_SNDBUF),
+    "keepalive": (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+    "keepidle": (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+    "keepintvl": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+    "keepcnt": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+    "user_timeout_ms": (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+}
+
+
 def apply_options(sock: socket.socket, options: dict[str, int]) -> None:
     for name, value in options.items():
-        if name == "nodelay":
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, value)
-        elif name == "rcvbuf":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, value)
-        elif name == "sndbuf":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, value)
-        elif name == "keepalive":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, value)
-        elif name == "keepidle":
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, value)
-        elif name == "keepintvl":
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, value)
-        elif name == "keepcnt":
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, value)
-        elif name == "user_timeout_ms":
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, value)
-        elif name == "congestion":
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"reno")
-        else:
-            raise ValueError(f"unknown option {name}")
+        level, option = OPTIONS[name]
+        sock.setsockopt(level, option, value)
 
 
 class Actor:

@@ -241,8 +241,6 @@ def _config(story: Story, options: dict[str, int]) -> ConnectionConfig:
             cfg.keepalive_probes = value
         elif name == "user_timeout_ms":
             cfg.user_timeout = value / 1000
-        elif name == "congestion":
-            pass
         else:
             raise ValueError(name)
     return cfg

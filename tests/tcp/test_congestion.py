@@ -11,6 +11,7 @@ from tcpkit.tcp.config import ConnectionConfig
 from tcpkit.tcp.congestion import ALGORITHMS, Reno, create
 from tcpkit.tcp.connection import Connection
 from tcpkit.tcp.tcb import CAState
+from tcpkit.wire.tcp_options import Sack
 from tests.tcp.kit import Peer, Rel, established, new_conn
 
 MSS = 1448
@@ -190,3 +191,14 @@ def test_algorithms_are_pluggable_by_name() -> None:
     with pytest.raises(ValueError, match="unknown congestion control"):
         new_conn(congestion_control="nonsense")
     assert ConnectionConfig().congestion_control == "reno"
+
+
+def test_sack_option_without_padding_is_read() -> None:
+    """A SACK option need not follow two NOPs (RFC 2018 §3 pads by convention only)."""
+    conn, peer = sender(peer_options={"timestamps": False})
+    peer.call("send", b"u" * 100_000)
+    flight = peer.last_replies
+    base = conn.iss
+    block = ((base + flight[1].seq) & 0xFFFFFFFF, (base + flight[4].seq) & 0xFFFFFFFF)
+    peer.send(peer.seg(0x10, seq=1, ack=1, options=(Sack((block,)),)))
+    assert conn.sacked_out == 3

@@ -279,8 +279,8 @@ class Recovery(Sender):
 
     def _sack_blocks_in(self, seg: TCPSegment) -> list[tuple[int, int]]:
         options = seg.options
-        if len(options) < 3 or (len(options) == 3 and options[2].kind == 8):
-            return []  # nothing, or just NOP,NOP,TS: no room left for a SACK block
+        if not options or (len(options) == 3 and options[2].kind == 8):
+            return []  # nothing, or just NOP,NOP,TS: no SACK block here
         for opt in options:
             if opt.kind == 5:
                 near = self.snd_una

@@ -152,3 +152,17 @@ def test_data_segments_carry_ack() -> None:
     conn, peer = established()
     peer.call("send", b"ack me")
     assert all(r.flags & ACK for r in peer.last_replies)
+
+
+def test_gso_size_goal_marks_psh_per_large_skb() -> None:
+    """With GSO, tcp_sendmsg fills skbs of up to half the peer's largest window; a long
+    write gets PSH at the end of the first such skb past half a window from the last
+    push (``forced_push``), and at its end."""
+    conn, peer = established(gso=True, sndbuf=212992, peer_options={"wscale": 0})
+    peer.call("send", b"a")
+    peer.send(peer.ack(win=65535))
+    goal = conn._size_goal()
+    assert goal == (65535 >> 1) // MSS * MSS  # 22 segments
+    peer.call("send", b"g" * 100_000)
+    points = [p - conn.iss for p in conn.push_points]
+    assert points == [2 + 2 * goal, 100_002]

@@ -18,10 +18,13 @@ from __future__ import annotations
 import errno
 import os
 
+from tcpkit.tcp.config import TCP_DEFAULT_MSS
 from tcpkit.tcp.segment_arrives import SegmentArrives
 from tcpkit.tcp.sender import NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import ACK_PUSHED, ACK_PUSHED2
+
+GSO_MAX_SIZE = 65536  # a device's default gso_max_size (GSO_LEGACY_MAX_SIZE)
 
 
 def _os_error(code: int) -> OSError:
@@ -126,7 +129,11 @@ class UserCalls(SegmentArrives):
         mss = self.mss_cache
         if not self.config.gso:
             return mss
-        goal = min(65536 - 1 - 320, self.max_window >> 1 if self.max_window > 536 else 65215)
+        goal = GSO_MAX_SIZE
+        # tcp_bound_to_half_wnd: at most half the largest window the peer offered.
+        cutoff = self.max_window >> 1 if self.max_window > TCP_DEFAULT_MSS else self.max_window
+        if cutoff and goal > cutoff:
+            goal = cutoff
         return max(goal // mss, 1) * mss
 
     def _mark_pushes(self, length: int) -> None:

@@ -327,7 +327,3 @@ def test_abort_is_idempotent() -> None:
     assert conn.state is State.CLOSED
     assert peer.send(peer.ack()) != []  # a closed TCB answers with RST
 
-
-def test_peer_helper_tracks_our_sequence() -> None:
-    conn, peer = established()
-    assert isinstance(peer, Peer) and peer.next_seq == 1

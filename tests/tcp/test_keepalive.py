@@ -13,7 +13,7 @@ from tcpkit.tcp.config import ConnectionConfig
 from tcpkit.tcp.events import ConnectionFailed
 from tcpkit.tcp.state import State
 from tcpkit.wire.tcp import ACK, RST
-from tests.tcp.kit import Peer, Rel, established
+from tests.tcp.kit import Rel, established
 
 
 def late_by_wheel(expected: float, got: float) -> bool:
@@ -146,6 +146,3 @@ def test_half_open_found_by_keepalive_between_engines() -> None:
     assert pair.a.state is State.CLOSED and pair.a.take_error() == errno.ETIMEDOUT
     assert pair.b.state is State.ESTABLISHED  # the server never knew
 
-
-def test_peer_kit_used() -> None:
-    assert Peer

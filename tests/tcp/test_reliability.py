@@ -10,7 +10,6 @@ import pytest
 
 from tcpkit.tcp.connection import Connection
 from tcpkit.tcp.state import State
-from tcpkit.wire.tcp import ACK
 from tests.tcp.kit import Peer, established
 
 
@@ -181,10 +180,6 @@ def test_retransmission_resends_same_bytes() -> None:
     resent = [r for _, r in peer.wait(1) if r.length]
     assert resent and resent[0].segment.payload == first and resent[0].seq == 1
 
-
-def test_peer_kit_sanity() -> None:
-    conn, peer = established()
-    assert isinstance(peer, Peer) and peer.send(peer.ack()) == [] and ACK
 
 
 def test_retransmission_after_partial_ack_sends_only_the_rest() -> None:

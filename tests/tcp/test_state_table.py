@@ -192,7 +192,7 @@ def timewait_timeout() -> Peer:
     peer.wait(3)
     assert conn.state is State.CLOSED
     # The timer wheel rounds a 60 s timer up to its level's 512-jiffy (2.048 s) slots.
-    assert 60 <= _closed_at(peer) - start <= 62.05
+    assert 60 <= conn.clock - start <= 62.05
     return peer
 
 
@@ -204,10 +204,6 @@ def finwait2_timeout() -> Peer:
     assert conn.state is State.FIN_WAIT_2
     peer.wait(70)
     return peer
-
-
-def _closed_at(peer: Peer) -> float:
-    return peer.conn.clock
 
 
 # -- resets ----------------------------------------------------------------------------

@@ -218,8 +218,9 @@ class SegmentArrives(Timers):
             self._send_synack(now)
 
     def _ts_between(self, tsecr: int, since: float, now: float) -> bool:
-        low = int(since * 1000) & 0xFFFFFFFF
-        high = int(now * 1000) & 0xFFFFFFFF
+        """``tsecr`` lies between our timestamp clock at ``since`` and at ``now``."""
+        low = self._ts_raw(since)
+        high = self._ts_raw(now)
         return (tsecr - low) & 0xFFFFFFFF <= (high - low) & 0xFFFFFFFF
 
     def _negotiate(self, mss: int, wscale: int | None, sack: bool, saw_ts: bool,

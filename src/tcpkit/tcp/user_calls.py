@@ -113,9 +113,7 @@ class UserCalls(SegmentArrives):
             self.pushed_seq = self.write_seq
         nonagle = NAGLE_CORK if more else None
         self._push(now, nonagle)
-        if len(data) < room:
-            pass
-        elif self._send_space() <= 0:
+        if len(data) == room and self._send_space() <= 0:
             self.write_blocked = True
         return len(data)
 

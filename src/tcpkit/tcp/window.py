@@ -75,7 +75,8 @@ class Window(Core):
 
     def _space(self) -> int:
         """Linux ``tcp_space``: window the free part of the receive buffer can offer."""
-        return self._win_from_space(self.rcvbuf - self.rmem_alloc)
+        mem = self.rcv_mem
+        return self._win_from_space(self.rcvbuf - mem.queued - mem.ofo)
 
     def _receive_window(self) -> int:
         """Linux ``tcp_receive_window``: what is left of the window last advertised."""
@@ -105,12 +106,9 @@ class Window(Core):
     def _select_window_value(self) -> int:
         """Linux ``__tcp_select_window``: the window to offer now, in bytes."""
         mss = self.rcv_mss
-        ratio = self.scaling_ratio
-        rcvbuf = self.rcvbuf
-        mem = self.rcv_mem
-        free_space = ((rcvbuf - mem.queued - mem.ofo) * ratio) >> 8  # tcp_space
-        allowed_space = (rcvbuf * ratio) >> 8  # tcp_full_space
-        full_space = self.window_clamp if self.window_clamp < allowed_space else allowed_space
+        free_space = self._space()
+        allowed_space = self._full_space()
+        full_space = min(self.window_clamp, allowed_space)
         if mss > full_space:
             mss = full_space
             if mss <= 0:
@@ -197,9 +195,7 @@ class Window(Core):
 
     def _grow_window(self, length: int) -> None:
         """Linux ``tcp_grow_window``: raise ``rcv_ssthresh`` as full segments arrive."""
-        mem = self.rcv_mem
-        space = ((self.rcvbuf - mem.queued - mem.ofo) * self.scaling_ratio) >> 8  # tcp_space
-        room = (space if space < self.window_clamp else self.window_clamp) - self.rcv_ssthresh
+        room = min(self.window_clamp, self._space()) - self.rcv_ssthresh
         if room <= 0:
             return
         # truesize_adjust(): payload in page frags is charged at about its own size.

@@ -7,6 +7,7 @@ test — owns the clock and the wire. It calls:
   :meth:`receive_urgent`, :meth:`shutdown`, :meth:`close`, :meth:`abort`;
 * :meth:`on_segment` for every arriving segment of this connection;
 * :meth:`on_timer` when :meth:`next_deadline` is reached;
+* :meth:`on_icmp_error` / :meth:`on_mtu_reduced` for ICMP errors about its segments;
 
 each with the current time ``now`` (seconds, any epoch). After every call it collects
 what the connection wants to send with :meth:`segments_to_send` and what happened with
@@ -22,12 +23,13 @@ dropped segment or a :class:`~tcpkit.tcp.events.ConnectionFailed` event.
 from __future__ import annotations
 
 from tcpkit.tcp.events import ConnectionEvent
+from tcpkit.tcp.icmp_errors import IcmpErrors
 from tcpkit.tcp.state import State
-from tcpkit.tcp.user_calls import UserCalls, WouldBlock
+from tcpkit.tcp.user_calls import WouldBlock
 from tcpkit.wire.tcp import TCPSegment
 
 
-class Connection(UserCalls):
+class Connection(IcmpErrors):
     """One TCP connection (see the module docstring)."""
 
     def segments_to_send(self) -> list[TCPSegment]:

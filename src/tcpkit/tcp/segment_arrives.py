@@ -133,7 +133,8 @@ class SegmentArrives(Timers):
         if saw_ts:
             self.ts_recent = self.rcv_tsval
             self.ts_recent_stamp = now
-        self.iss = self.secrets.isn(self.local, self.remote, now)
+        self.iss = self.secrets.isn(self.local, self.remote, now) if self.chosen_iss is None \
+            else self.chosen_iss
         self.ts_offset = self.secrets.ts_offset(self.local[0], self.remote[0]) if saw_ts else 0
         self._start_sequence(self.iss)
         self.snd_wnd = self.max_window = seg.window  # SYN windows are never scaled

@@ -92,6 +92,7 @@ class TCB:
         # Connection state (RFC 9293 §3.3.2) and how the user left it.
         self.state = State.CLOSED
         self.passive = False  # came from LISTEN (a passive OPEN)
+        self.chosen_iss: int | None = None  # ISN fixed by the host (a SYN cookie)
         self.orphan = False  # close() was called: no user any more (Linux SOCK_DEAD)
         self.rcv_shutdown = False  # no more data will be read (FIN seen or SHUT_RD)
         self.snd_shutdown = False  # no more data will be written (SHUT_WR / close)

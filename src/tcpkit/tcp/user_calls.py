@@ -68,11 +68,13 @@ class UserCalls(SegmentArrives):
         self._transition(Event.ACTIVE_OPEN, "connect()")
         self._send_syn_and_track(now, synack=False)
 
-    def listen(self) -> None:
-        """Passive OPEN: wait for a SYN (RFC 9293 §3.10.1)."""
+    def listen(self, *, iss: int | None = None) -> None:
+        """Passive OPEN: wait for a SYN (RFC 9293 §3.10.1). ``iss`` fixes the ISN the
+        SYN-ACK will carry instead of RFC 6528's (the host's SYN cookie)."""
         if self.state is not State.CLOSED:
             raise _os_error(errno.EINVAL)
         self.passive = True
+        self.chosen_iss = iss
         self._transition(Event.PASSIVE_OPEN, "listen()")
 
     # -- SEND (§3.10.2) ----------------------------------------------------------------

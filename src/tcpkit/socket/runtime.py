@@ -1,0 +1,139 @@
+"""Who waits, and on which clock: the runtimes a blocking socket call runs under.
+
+A :class:`Runtime` owns one or more hosts, a lock around them and a way to wait until a
+condition holds. Two exist:
+
+* :class:`RealTimeRuntime`: hosts on ``time.monotonic``; a background thread runs their
+  timers; any thread may call sockets; waiting is a ``threading.Condition``. The default
+  runtime of ``tcpkit.socket`` is one of these with a single host that has only loopback.
+* the simulator's (``tcpkit.links.sim``): a virtual clock; waiting parks the calling
+  actor and lets the simulation run.
+
+Which runtime and host a ``tcpkit.socket.socket()`` belongs to is the *current* one: a
+context variable the simulator sets for each actor, else the default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from tcpkit.stack.host import Host
+
+
+class Runtime(Protocol):
+    """What the socket layer needs from a driver."""
+
+    @property
+    def lock(self) -> contextlib.AbstractContextManager[Any]:
+        """Held around every call into the hosts."""
+
+    def wait(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        """With the lock held: return once ``ready()`` is true (True) or ``timeout``
+        seconds passed (False)."""
+
+    def changed(self) -> None:
+        """Something a sleeper may wait for changed (a call was made on a host)."""
+
+    def time(self) -> float:
+        """The runtime's clock, in seconds."""
+
+
+_current: contextvars.ContextVar[tuple[Runtime, Host] | None] = contextvars.ContextVar(
+    "tcpkit_runtime", default=None)
+_default: list[tuple[Runtime, Host]] = []  # at most one, made on first use
+_default_lock = threading.Lock()
+
+
+def current() -> tuple[Runtime, Host]:
+    """The runtime and host new sockets belong to."""
+    found = _current.get()
+    if found is not None:
+        return found
+    return default()
+
+
+def default() -> tuple[Runtime, Host]:
+    """The built-in real-time host with loopback only, created on first use."""
+    with _default_lock:
+        if not _default:
+            runtime = RealTimeRuntime()
+            _default.append((runtime, runtime.add_host(Host("localhost"))))
+        return _default[0]
+
+
+def use(runtime: Runtime, host: Host) -> contextvars.Token[tuple[Runtime, Host] | None]:
+    """Make ``host`` under ``runtime`` the current one (in this thread / context)."""
+    return _current.set((runtime, host))
+
+
+class RealTimeRuntime:
+    """Hosts driven by the real clock (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self.hosts: list[Host] = []
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.listeners: list[Callable[[], None]] = []  # run after every change
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def time(self) -> float:
+        return time.monotonic()
+
+    def add_host(self, host: Host) -> Host:
+        host.clock = time.monotonic
+        with self.lock:
+            self.hosts.append(host)
+        self._start()
+        return host
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="tcpkit-timers",
+                                            daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopping:
+                deadlines = [d for h in self.hosts if (d := h.next_deadline()) is not None]
+                now = time.monotonic()
+                if deadlines and min(deadlines) <= now:
+                    for host in self.hosts:
+                        deadline = host.next_deadline()
+                        if deadline is not None and deadline <= now:
+                            host.on_timer(now)
+                    self.changed()
+                    continue
+                self._cond.wait(min(deadlines) - now if deadlines else None)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def changed(self) -> None:
+        self._cond.notify_all()
+        for listener in self.listeners:
+            listener()
+
+    def wait(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        if ready():
+            return True
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if end is None else end - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return ready()
+            self._cond.wait(remaining)
+            if ready():
+                return True

@@ -1,0 +1,299 @@
+"""``tcpkit.socket.socket``: the stdlib socket class's TCP surface on a tcpkit host.
+
+Blocking, timeouts and non-blocking mode work as in CPython's ``socket`` module
+(``settimeout(None)`` blocks, ``settimeout(0)`` is non-blocking and raises
+``BlockingIOError``, a positive timeout raises ``TimeoutError("timed out")``), with
+time measured by the runtime's clock: virtual in a simulation, real otherwise. The
+errno of every failure is the host's (:mod:`tcpkit.stack.sock`), raised as the stdlib's
+own exception classes.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import socket as _stdlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tcpkit.socket import runtime as _runtime
+from tcpkit.stack.sock import TcpSock
+
+_T = TypeVar("_T")
+_UNSET: Any = object()
+
+
+class socket:  # noqa: N801 (the stdlib's name)
+    """A TCP socket on a tcpkit host; see the module docstring."""
+
+    def __init__(self, family: int = _stdlib.AF_INET, type: int = _stdlib.SOCK_STREAM,
+                 proto: int = 0, fileno: int | None = None, *,
+                 _sock: TcpSock | None = None) -> None:
+        if fileno is not None:
+            raise OSError(errno.EINVAL, "tcpkit sockets cannot wrap a kernel descriptor")
+        if family != _stdlib.AF_INET:
+            raise OSError(errno.EAFNOSUPPORT, "tcpkit.socket supports AF_INET only")
+        base_type = type & ~(getattr(_stdlib, "SOCK_NONBLOCK", 0) | getattr(
+            _stdlib, "SOCK_CLOEXEC", 0))
+        if base_type != _stdlib.SOCK_STREAM or proto not in (0, _stdlib.IPPROTO_TCP):
+            raise OSError(errno.EPROTONOSUPPORT, "tcpkit.socket supports TCP only")
+        self._runtime, self._host = _runtime.current()
+        with self._runtime.lock:
+            self._sock = _sock if _sock is not None else self._host.socket()
+        self.family = _stdlib.AddressFamily.AF_INET
+        self.type = _stdlib.SocketKind.SOCK_STREAM
+        self.proto = _stdlib.IPPROTO_TCP
+        self._timeout: float | None = _stdlib.getdefaulttimeout()
+        if type & getattr(_stdlib, "SOCK_NONBLOCK", 0):
+            self._timeout = 0.0
+        self._closed = False  # close() was called
+        self._released = False  # ... and no makefile() object holds it any more
+        self._io_refs = 0
+        self._notifier: Any = None
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        state = "closed" if self._released else self._sock.tcp_state.name
+        return (f"<tcpkit.socket.socket {state}, family=AF_INET, type=SOCK_STREAM, "
+                f"laddr={self._sock.getsockname()}>")
+
+    def __enter__(self) -> socket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, attempt: Callable[[], _T], ready: Callable[[], bool],
+              timeout: Any = _UNSET) -> _T:
+        """Try ``attempt``; while it would block, wait for ``ready`` (blocking mode),
+        up to the timeout, or raise at once (non-blocking)."""
+        if self._released:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        timeout = self._timeout if timeout is _UNSET else timeout
+        runtime = self._runtime
+        with runtime.lock:
+            end = None if timeout is None else runtime.time() + timeout
+            try:
+                while True:
+                    try:
+                        return attempt()
+                    except BlockingIOError as exc:
+                        code = exc.errno or errno.EAGAIN
+                        if code == errno.EINPROGRESS or timeout == 0:
+                            raise BlockingIOError(code, os.strerror(code)) from None
+                        remaining = None if end is None else end - runtime.time()
+                        if (remaining is not None and remaining <= 0) or \
+                                not runtime.wait(ready, remaining):
+                            raise TimeoutError("timed out") from None
+            finally:
+                runtime.changed()
+
+    # -- timeouts ----------------------------------------------------------------------
+
+    def settimeout(self, value: float | None) -> None:
+        if value is not None:
+            value = float(value)
+            if value < 0:
+                raise ValueError("Timeout value out of range")
+        self._timeout = value
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        self._timeout = None if flag else 0.0
+
+    def getblocking(self) -> bool:
+        return self._timeout != 0.0
+
+    # -- addresses and connections -----------------------------------------------------
+
+    def bind(self, address: tuple[str, int]) -> None:
+        self._call(lambda: self._sock.bind(address), lambda: True, 0)
+
+    def listen(self, backlog: int = min(_stdlib.SOMAXCONN, 128)) -> None:
+        self._call(lambda: self._sock.listen(backlog), lambda: True, 0)
+
+    def accept(self) -> tuple[socket, tuple[str, int]]:
+        child, address = self._call(self._sock.accept, self._sock.readable)
+        sock = socket(_sock=child)
+        sock._runtime, sock._host = self._runtime, self._host
+        if _stdlib.getdefaulttimeout() is None and self._timeout is not None:
+            sock._timeout = None  # like CPython: accepted sockets block
+        return sock, address
+
+    def connect(self, address: tuple[str, int]) -> None:
+        sock = self._sock
+        try:
+            self._call(lambda: sock.connect(address), lambda: True, 0)
+            return
+        except BlockingIOError:
+            if self._timeout == 0:
+                raise
+        self._call(self._wait_connected, lambda: not sock.connecting())
+
+    def _wait_connected(self) -> None:
+        if self._sock.connecting():
+            raise BlockingIOError(errno.EAGAIN, "connecting")
+        self._sock.finish_connect()
+
+    def connect_ex(self, address: tuple[str, int]) -> int:
+        try:
+            self.connect(address)
+        except OSError as exc:
+            if exc.errno is None:
+                raise
+            return exc.errno
+        return 0
+
+    def getsockname(self) -> tuple[str, int]:
+        self._check_open()
+        return self._sock.getsockname()
+
+    def getpeername(self) -> tuple[str, int]:
+        self._check_open()
+        return self._sock.getpeername()
+
+    def _check_open(self) -> None:
+        if self._released:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    # -- data --------------------------------------------------------------------------
+
+    def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:
+        more = bool(flags & getattr(_stdlib, "MSG_MORE", 0x8000))
+        oob = bool(flags & _stdlib.MSG_OOB)
+        timeout = self._dontwait(flags)
+        return self._call(lambda: self._sock.send(data, more=more, oob=oob),
+                          self._sock.writable, timeout)
+
+    def _dontwait(self, flags: int) -> Any:
+        """MSG_DONTWAIT matters only to a blocking socket: with a timeout CPython
+        polls for readiness before the call, whatever the flags say."""
+        return 0 if flags & _stdlib.MSG_DONTWAIT and self._timeout is None else _UNSET
+
+    def sendall(self, data: bytes | bytearray | memoryview, flags: int = 0) -> None:
+        view = memoryview(data).cast("B")
+        sent = 0
+        while sent < len(view):
+            sent += self.send(view[sent:], flags)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        peek = bool(flags & _stdlib.MSG_PEEK)
+        oob = bool(flags & _stdlib.MSG_OOB)
+        timeout = self._dontwait(flags)
+        if flags & _stdlib.MSG_WAITALL and not peek and not oob:
+            return self._recv_all(bufsize)
+        return self._call(lambda: self._sock.recv(bufsize, peek=peek, oob=oob),
+                          self._sock.readable, timeout)
+
+    def _recv_all(self, bufsize: int) -> bytes:
+        chunks = bytearray()
+        while len(chunks) < bufsize:
+            data = self.recv(bufsize - len(chunks))
+            if not data:
+                break
+            chunks += data
+        return bytes(chunks)
+
+    def recv_into(self, buffer: bytearray | memoryview, nbytes: int = 0,
+                  flags: int = 0) -> int:
+        view = memoryview(buffer).cast("B")
+        size = nbytes or len(view)
+        data = self.recv(size, flags)
+        view[:len(data)] = data
+        return len(data)
+
+    # -- ending ------------------------------------------------------------------------
+
+    def shutdown(self, how: int) -> None:
+        self._call(lambda: self._sock.shutdown(how), lambda: True, 0)
+
+    def close(self) -> None:
+        """Close; with makefile() objects still open, only once they are closed too
+        (as CPython's socket does)."""
+        self._closed = True
+        if self._io_refs <= 0:
+            self._release()
+
+    def _release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        with self._runtime.lock:
+            self._sock.close()
+            self._runtime.changed()
+        if self._notifier is not None:
+            self._notifier.close()
+
+    def detach(self) -> int:
+        raise OSError(errno.EOPNOTSUPP, "a tcpkit socket has no kernel descriptor to detach")
+
+    # -- options -----------------------------------------------------------------------
+
+    def setsockopt(self, level: int, optname: int, value: int | bytes | None,
+                   optlen: int | None = None) -> None:
+        if value is None:
+            raise OSError(errno.EINVAL, "tcpkit needs an option value")
+        self._call(lambda: self._sock.setsockopt(level, optname, value), lambda: True, 0)
+
+    def getsockopt(self, level: int, optname: int, buflen: int = 0) -> int | bytes:
+        return self._call(lambda: self._sock.getsockopt(level, optname, buflen),
+                          lambda: True, 0)
+
+    # -- descriptors and files ----------------------------------------------------------
+
+    def fileno(self) -> int:
+        """A real descriptor that is readable and writable when this socket is, for
+        ``select``, ``selectors`` and asyncio's ``add_reader``."""
+        if self._released:
+            return -1
+        if self._notifier is None:
+            from tcpkit.socket.notifier import Notifier  # noqa: PLC0415
+            self._notifier = Notifier(self._runtime, self._sock)
+        return int(self._notifier.fileno())
+
+    def makefile(self, mode: str = "r", buffering: int | None = None, *,
+                 encoding: str | None = None, errors: str | None = None,
+                 newline: str | None = None) -> Any:
+        """A file object over this socket, as ``socket.socket.makefile`` builds it."""
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
+        writing = "w" in mode
+        reading = "r" in mode or not writing
+        raw = _stdlib.SocketIO(self, ("r" if reading else "") + ("w" if writing else ""))  # type: ignore[arg-type]
+        self._io_refs += 1
+        if buffering is None:
+            buffering = -1
+        if buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        if buffering == 0:
+            if "b" not in mode:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        buffer: io.BufferedIOBase
+        if reading and writing:
+            buffer = io.BufferedRWPair(raw, raw, buffering)
+        elif reading:
+            buffer = io.BufferedReader(raw, buffering)
+        else:
+            buffer = io.BufferedWriter(raw, buffering)
+        if "b" in mode:
+            return buffer
+        text = io.TextIOWrapper(buffer, encoding, errors, newline)  # type: ignore[type-var]
+        text.mode = mode  # type: ignore[misc]
+        return text
+
+    def _decref_socketios(self) -> None:
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._closed and self._io_refs <= 0:
+            self._release()
+
+    @property
+    def timeout(self) -> float | None:
+        return self._timeout

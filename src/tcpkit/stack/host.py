@@ -1,0 +1,416 @@
+"""A host: interfaces, routes, neighbours, IPv4 in and out, ICMP, and TCP on top.
+
+A host is driven like a connection (sans-IO, with time injected): a link hands it
+packets with :meth:`Host.receive`, a driver calls :meth:`Host.on_timer` at
+:meth:`Host.next_deadline`, and sockets (:meth:`Host.socket`) make the user calls. The
+host reads its clock through the ``clock`` function it was given — a simulation's
+virtual clock or the real one — and sends through each interface's ``transmit``.
+
+Loopback traffic (127.0.0.0/8 and the host's own addresses) is queued and delivered when
+the current call returns (:meth:`Host.settle`), the way Linux's loopback hands packets
+to the receive path after the sender's call, so one connection's output is never
+processed in the middle of another's.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import ipaddress
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tcpkit.stack.fragments import Reassembler
+from tcpkit.stack.mib import Counters
+from tcpkit.stack.ports import PortTable
+from tcpkit.stack.routes import Interface, RouteTable
+from tcpkit.stack.sysctl import Sysctls
+from tcpkit.stack.tcp_layer import TcpLayer
+from tcpkit.tcp.isn import HostSecrets
+from tcpkit.wire import icmp
+from tcpkit.wire.checksum import pseudo_header
+from tcpkit.wire.errors import MalformedPacket
+from tcpkit.wire.ipv4 import FLAG_DF, PROTO_ICMP, PROTO_TCP, IPv4Header, parse_ipv4
+from tcpkit.wire.tcp import TCPSegment
+
+if TYPE_CHECKING:
+    from tcpkit.stack.sock import TcpSock
+
+LOOPBACK_MTU = 65536
+IP_MAX_MTU = 0xFFFF
+
+# Linux icmp_err_convert[]: destination-unreachable code -> errno (net/ipv4/icmp.c).
+UNREACH_ERRNO = {
+    0: errno.ENETUNREACH, 1: errno.EHOSTUNREACH, 2: errno.ENOPROTOOPT,
+    3: errno.ECONNREFUSED, 4: errno.EMSGSIZE, 5: errno.EOPNOTSUPP, 6: errno.ENETUNREACH,
+    7: errno.EHOSTDOWN, 8: errno.ENONET, 9: errno.ENETUNREACH, 10: errno.EHOSTUNREACH,
+    11: errno.ENETUNREACH, 12: errno.EHOSTUNREACH, 13: errno.EHOSTUNREACH,
+    14: errno.EHOSTUNREACH, 15: errno.EHOSTUNREACH,
+}
+PMTU_EXPIRES = 600.0  # net.ipv4.route.mtu_expires
+
+
+@dataclass(slots=True)
+class _Neighbour:
+    """An ARP entry: INCOMPLETE while probing (packets wait), then REACHABLE, or FAILED."""
+
+    state: str = "INCOMPLETE"
+    probes: int = 0
+    waiting: list[tuple[bytes, IPv4Header, TCPSegment | None]] = field(default_factory=list)
+
+
+class Host:
+    """One TCP/IP host (see the module docstring)."""
+
+    def __init__(self, name: str = "host", *, seed: int | None = None,
+                 clock: Callable[[], float] | None = None,
+                 sysctl: Sysctls | None = None) -> None:
+        self.name = name
+        self.rng = random.Random(seed)
+        self.secrets = HostSecrets(self.rng.randbytes(32)) if seed is not None \
+            else HostSecrets()
+        self.clock: Callable[[], float] = clock or (lambda: 0.0)
+        self.sysctl = sysctl or Sysctls()
+        self.counters = Counters()
+        self.routes = RouteTable()
+        self.interfaces: dict[str, Interface] = {}
+        self.ports = PortTable(self.rng)
+        self.tcp = TcpLayer(self)
+        self.fragments = Reassembler(self.sysctl["net.ipv4.ipfrag_time"],
+                                     self.sysctl["net.ipv4.ipfrag_high_thresh"])
+        self.drops: deque[str] = deque(maxlen=100)  # why recent packets were dropped
+        self.down = False  # crashed: no power until reboot()
+        self._neighbours: dict[tuple[str, str], _Neighbour] = {}
+        self._pmtu: dict[str, tuple[int, float]] = {}
+        self._backlog: deque[bytes] = deque()
+        self._settling = False
+        self._timers: list[tuple[float, int, Callable[[float], None]]] = []
+        self._order = itertools.count()
+        self._ip_id = self.rng.randrange(1 << 16)
+        self.add_interface("lo", "127.0.0.1/8", mtu=LOOPBACK_MTU)
+
+    def __repr__(self) -> str:
+        addresses = ", ".join(f"{i.name} {i.address}/{i.prefix}"
+                              for i in self.interfaces.values())
+        return f"<Host {self.name}: {addresses}>"
+
+    @property
+    def now(self) -> float:
+        return self.clock()
+
+    # -- configuration -----------------------------------------------------------------
+
+    def add_interface(self, name: str, address: str, *, mtu: int = 1500) -> Interface:
+        """``ip addr add <address>/<prefix> dev <name>``; adds the connected route."""
+        if name in self.interfaces:
+            raise ValueError(f"{self.name} already has an interface {name!r}")
+        iface_net = ipaddress.IPv4Interface(address)
+        interface = Interface(name, str(iface_net.ip), iface_net.network.prefixlen, mtu)
+        if name == "lo":
+            interface.transmit = self._loopback_transmit
+        self.interfaces[name] = interface
+        self.routes.add(str(iface_net.network), interface)
+        return interface
+
+    def add_route(self, network: str, *, via: str | None = None,
+                  dev: str | None = None) -> None:
+        """``ip route add <network> [via <gateway>] [dev <interface>]``; ``default`` is
+        0.0.0.0/0."""
+        network = "0.0.0.0/0" if network == "default" else network
+        if dev is not None:
+            interface = self.interfaces[dev]
+        elif via is not None:
+            interface = self.routes.lookup(via).interface
+        else:
+            raise ValueError("a route needs a gateway (via=) or a device (dev=)")
+        self.routes.add(network, interface, via)
+
+    def addresses(self) -> list[str]:
+        return [i.address for i in self.interfaces.values()]
+
+    def is_local(self, address: str) -> bool:
+        return address in self.addresses() or self.is_loopback(address)
+
+    @staticmethod
+    def is_loopback(address: str) -> bool:
+        return address.startswith("127.")
+
+    def source_for(self, destination: str) -> str:
+        """The source address of a connection to ``destination`` (the route's
+        interface); OSError(ENETUNREACH) without a route."""
+        if self.is_loopback(destination):
+            return destination if destination in self.addresses() else "127.0.0.1"
+        if destination in self.addresses():
+            return destination
+        return self.routes.lookup(destination).interface.address
+
+    def path_mtu(self, destination: str) -> int:
+        """The MTU towards ``destination``: the route's, or less if ICMP said so."""
+        if self.is_local(destination):
+            # Linux caps a route's MTU at IP_MAX_MTU (a datagram's largest size): over
+            # loopback (MTU 65536) the MSS is 65495, not 65496.
+            return min(self.interfaces["lo"].mtu, IP_MAX_MTU)
+        try:
+            mtu = self.routes.lookup(destination).interface.mtu
+        except OSError:
+            return 1500
+        learned = self._pmtu.get(destination)
+        if learned is not None and learned[1] > self.now:
+            mtu = min(mtu, learned[0])
+        return mtu
+
+    def socket(self) -> TcpSock:
+        from tcpkit.stack.sock import TcpSock  # noqa: PLC0415 (sock imports host types)
+        if self.down:
+            raise OSError(errno.ENETDOWN, f"host {self.name} is down")
+        return TcpSock(self)
+
+    # -- timers ------------------------------------------------------------------------
+
+    def call_later(self, delay: float, callback: Callable[[float], None]) -> None:
+        heapq.heappush(self._timers, (self.now + delay, next(self._order), callback))
+
+    def next_deadline(self) -> float | None:
+        tcp = self.tcp.next_deadline()
+        own = self._timers[0][0] if self._timers else None
+        frag = self.fragments.next_deadline()
+        times = [t for t in (tcp, own, frag) if t is not None]
+        return min(times) if times else None
+
+    def on_timer(self, now: float) -> None:
+        if self.down:
+            return
+        while self._timers and self._timers[0][0] <= now:
+            _, _, callback = heapq.heappop(self._timers)
+            callback(now)
+        if self.fragments.expire(now):
+            self.counters.inc("IpReasmTimeout")
+            self.counters.inc("IpReasmFails")
+        self.tcp.on_timer(now)
+        self.settle()
+
+    # -- power -------------------------------------------------------------------------
+
+    def crash(self) -> None:
+        """Power off: every connection, listener, queue and timer is gone, silently."""
+        self.down = True
+        self.tcp.crash()
+        self.ports = PortTable(self.rng)
+        self._neighbours.clear()
+        self._backlog.clear()
+        self._timers.clear()
+        self.fragments = Reassembler(self.fragments.timeout, self.fragments.limit)
+
+    def reboot(self) -> None:
+        """Power on again with empty tables (and a new secret, as after a boot)."""
+        self.crash()
+        self.secrets = HostSecrets(self.rng.randbytes(32))
+        self.tcp = TcpLayer(self)
+        self.down = False
+
+    # -- output ------------------------------------------------------------------------
+
+    def ip_output(self, src: str, dst: str, protocol: int, seg: TCPSegment | bytes) -> None:
+        """Send one datagram (Linux ``ip_queue_xmit``): route, header, neighbour."""
+        if self.down:
+            return
+        header = IPv4Header(src=src, dst=dst, protocol=protocol,
+                            ttl=self.sysctl["net.ipv4.ip_default_ttl"],
+                            identification=self._next_ip_id(), flags=FLAG_DF)
+        if isinstance(seg, TCPSegment):
+            payload = seg.build(pseudo_header(header.src_packed, header.dst_packed, protocol))
+        else:
+            payload = seg
+        packet = header.packet(payload)
+        self.counters.inc("IpOutRequests")
+        if self.is_local(dst):
+            self.interfaces["lo"].transmit(packet, dst)
+            return
+        try:
+            route = self.routes.lookup(dst)
+        except OSError:
+            self.counters.inc("IpOutNoRoutes")
+            return
+        interface = route.interface
+        if not interface.up:
+            self.drop(f"{interface.name} is down")
+            return
+        self._neighbour_output(interface, self.routes.next_hop(route, dst), packet, header,
+                               seg if isinstance(seg, TCPSegment) else None)
+
+    def _next_ip_id(self) -> int:
+        self._ip_id = (self._ip_id + 1) & 0xFFFF
+        return self._ip_id
+
+    def _loopback_transmit(self, packet: bytes, next_hop: str) -> None:
+        del next_hop
+        self._backlog.append(packet)
+
+    def settle(self) -> None:
+        """Deliver what was sent over loopback (and what that sends, and so on)."""
+        if self._settling:
+            return
+        self._settling = True
+        try:
+            backlog = self._backlog
+            lo = self.interfaces["lo"]
+            while backlog:
+                self.receive(backlog.popleft(), lo)
+        finally:
+            self._settling = False
+
+    # -- neighbours (ARP, RFC 826; Linux neigh_resolve_output) ---------------------------
+
+    def _neighbour_output(self, interface: Interface, next_hop: str, packet: bytes,
+                          header: IPv4Header, seg: TCPSegment | None) -> None:
+        solicit = getattr(interface.transmit, "solicit", None)
+        if solicit is None:  # a point-to-point link: no neighbours to find
+            interface.transmit(packet, next_hop)
+            return
+        key = (interface.name, next_hop)
+        entry = self._neighbours.get(key)
+        if entry is not None and entry.state == "REACHABLE":
+            interface.transmit(packet, next_hop)
+            return
+        if entry is None or entry.state == "FAILED":
+            entry = self._neighbours[key] = _Neighbour()
+            self._probe(interface, next_hop, entry, solicit)
+        if len(entry.waiting) >= 3:  # unres_qlen: the oldest waiting packet is dropped
+            entry.waiting.pop(0)
+        entry.waiting.append((packet, header, seg))
+
+    def _probe(self, interface: Interface, next_hop: str, entry: _Neighbour,
+               solicit: Callable[[str], None]) -> None:
+        entry.probes += 1
+        solicit(next_hop)
+        wait = self.sysctl["net.ipv4.neigh.default.retrans_time_ms"] / 1000
+
+        def timeout(now: float) -> None:
+            if entry.state != "INCOMPLETE" or self._neighbours.get(
+                    (interface.name, next_hop)) is not entry:
+                return
+            if entry.probes < self.sysctl["net.ipv4.neigh.default.mcast_solicit"]:
+                self._probe(interface, next_hop, entry, solicit)
+                return
+            self._neighbour_failed(entry, now)
+
+        self.call_later(wait, timeout)
+
+    def _neighbour_failed(self, entry: _Neighbour, now: float) -> None:
+        """No answer: FAILED. Each waiting packet is reported to its sender as a host
+        unreachable (Linux ``ipv4_link_failure`` sends the ICMP to ourselves)."""
+        entry.state = "FAILED"
+        waiting, entry.waiting = entry.waiting, []
+        for _, header, seg in waiting:
+            if seg is not None:
+                key = (header.src, seg.src_port, header.dst, seg.dst_port)
+                self.tcp.icmp_error(key, seg.seq, errno.EHOSTUNREACH, 0, now)
+
+    def neighbour_found(self, interface: Interface, address: str) -> None:
+        """The link says ``address`` is on ``interface``'s link: it answered our ARP
+        request, or sent us one."""
+        if self.down:
+            return
+        entry = self._neighbours.get((interface.name, address))
+        if entry is None:
+            # Learned from the peer's own request (Linux arp_process: neigh_event_ns).
+            entry = self._neighbours[(interface.name, address)] = _Neighbour()
+        entry.state = "REACHABLE"
+        waiting, entry.waiting = entry.waiting, []
+        for packet, _, _ in waiting:
+            interface.transmit(packet, address)
+
+    # -- input -------------------------------------------------------------------------
+
+    def drop(self, reason: str) -> None:
+        self.drops.append(reason)
+
+    def receive(self, packet: bytes, interface: Interface) -> None:
+        """An IPv4 datagram from ``interface`` (Linux ``ip_rcv``, ``ip_local_deliver``).
+        A malformed one is counted and dropped, never raised."""
+        if self.down or not interface.up:
+            return
+        counters = self.counters
+        counters.inc("IpInReceives")
+        try:
+            header, payload = parse_ipv4(packet)
+        except MalformedPacket as exc:
+            counters.inc("IpInHdrErrors")
+            self.drop(f"IP: {exc}")
+            return
+        if not self.is_local(header.dst):
+            counters.inc("IpInAddrErrors")  # no forwarding: tcpkit hosts are not routers
+            self.drop(f"IP: {header.dst} is not ours")
+            return
+        now = self.now
+        if header.is_fragment:
+            counters.inc("IpReasmReqds")
+            result = self.fragments.add(header, payload, now)
+            if result is None:
+                return
+            if isinstance(result, str):
+                counters.inc("IpReasmFails")
+                self.drop(f"IP: {result}")
+                return
+            counters.inc("IpReasmOKs")
+            header, payload = result
+        counters.inc("IpInDelivers")
+        if header.protocol == PROTO_TCP:
+            self.tcp.input(header.src, header.dst, payload, header.src_packed,
+                           header.dst_packed, now)
+        elif header.protocol == PROTO_ICMP:
+            self._icmp_input(header, payload, now)
+        else:
+            counters.inc("IpInUnknownProtos")
+        self.settle()
+
+    def _icmp_input(self, header: IPv4Header, payload: bytes, now: float) -> None:
+        counters = self.counters
+        try:
+            message = icmp.parse_icmp(payload)
+        except MalformedPacket as exc:
+            counters.inc("IcmpInErrors")
+            self.drop(f"ICMP: {exc}")
+            return
+        counters.inc("IcmpInMsgs")
+        if message.type == icmp.ECHO_REQUEST:
+            reply = icmp.ICMPMessage.echo_reply(message.identifier, message.sequence,
+                                                message.body)
+            self.counters.inc("IcmpOutMsgs")
+            self.ip_output(header.dst, header.src, PROTO_ICMP, reply.build())
+            return
+        if message.type not in (icmp.DEST_UNREACHABLE, icmp.TIME_EXCEEDED,
+                                icmp.PARAMETER_PROBLEM):
+            return
+        try:
+            quoted, transport = message.quoted_ipv4()
+        except MalformedPacket:
+            counters.inc("IcmpInErrors")
+            return
+        if quoted.protocol != PROTO_TCP or len(transport) < 8:
+            return
+        sport = int.from_bytes(transport[0:2], "big")
+        dport = int.from_bytes(transport[2:4], "big")
+        seq = int.from_bytes(transport[4:8], "big")
+        key = (quoted.src, sport, quoted.dst, dport)
+        if message.type == icmp.DEST_UNREACHABLE:
+            counters.inc("IcmpInDestUnreachs")
+            if message.code == icmp.FRAGMENTATION_NEEDED:
+                mtu = message.next_hop_mtu
+                if mtu:
+                    self._pmtu[quoted.dst] = (mtu, now + PMTU_EXPIRES)
+                    self.tcp.icmp_error(key, seq, None, mtu, now)
+                return
+            err = UNREACH_ERRNO.get(message.code)
+            if err is None:
+                return
+        elif message.type == icmp.TIME_EXCEEDED:
+            err = errno.EHOSTUNREACH
+        else:
+            err = errno.EPROTO
+        self.tcp.icmp_error(key, seq, err, 0, now)
+

@@ -1,0 +1,393 @@
+"""A TCP socket as the host sees it: the BSD calls without blocking (Linux
+``inet_stream_connect``, ``inet_bind``, ``inet_listen``, ``inet_accept``,
+``tcp_sendmsg``, ``tcp_recvmsg``, ``inet_shutdown``, ``tcp_close``).
+
+Every call either completes, raises ``OSError`` with Linux's errno, or raises
+:class:`~tcpkit.tcp.user_calls.WouldBlock` (a ``BlockingIOError``) when it would have to
+wait; connect() raises ``BlockingIOError(EINPROGRESS)`` once the SYN is out. Waiting is
+the socket layer's business (``tcpkit.socket``): it knows the clock, timeouts and
+threads; this class only knows TCP. :meth:`TcpSock.readable` and
+:meth:`TcpSock.writable` say when a waiting call can go on (what poll() reports).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from tcpkit.stack import options
+from tcpkit.stack.listener import Listener
+from tcpkit.stack.ports import WILDCARD, Binding
+from tcpkit.tcp.state import State
+from tcpkit.tcp.user_calls import WouldBlock
+
+if TYPE_CHECKING:
+    from tcpkit.stack.host import Host
+    from tcpkit.stack.tcp_layer import Attached
+    from tcpkit.tcp.connection import Connection
+
+Address = tuple[str, int]
+
+
+class SockState(Enum):
+    """``struct socket``'s state, which connect() consults (not TCP's)."""
+
+    UNCONNECTED = "unconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+
+
+def _err(code: int, what: str = "") -> OSError:
+    message = os.strerror(code)
+    return OSError(code, f"{message} ({what})" if what else message)
+
+
+def _check_address(address: object) -> Address:
+    if not (isinstance(address, tuple) and len(address) == 2):
+        raise TypeError("AF_INET address must be a tuple (host, port)")
+    host, port = address
+    if not isinstance(host, str) or not isinstance(port, int):
+        raise TypeError("AF_INET address must be a tuple (str, int)")
+    if not 0 <= port <= 65535:
+        raise OverflowError("connect(): port must be 0-65535.")
+    if host == "":
+        host = WILDCARD
+    elif host == "localhost":
+        host = "127.0.0.1"
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        raise OSError(errno.EINVAL, f"tcpkit resolves no names: {host!r} is not an IPv4 "
+                      "address") from None
+    return host, port
+
+
+class TcpSock:
+    """One TCP socket of a host (see the module docstring)."""
+
+    def __init__(self, host: Host, attached: Attached | None = None) -> None:
+        self.host = host
+        self.config = host.sysctl.connection_config()
+        self.reuseaddr = False
+        self.reuseport = False
+        self.binding: Binding | None = None
+        self.attached: Attached | None = attached
+        self.listener: Listener | None = None
+        self.state = SockState.UNCONNECTED
+        self.closed = False
+        self._error = 0  # an error not tied to a connection (ICMP before connecting)
+        if attached is not None:
+            self.config = attached.conn.config
+            self.binding = attached.binding
+            self.state = SockState.CONNECTED
+            attached.sock = self
+
+    @property
+    def conn(self) -> Connection | None:
+        return self.attached.conn if self.attached is not None else None
+
+    def __repr__(self) -> str:
+        return f"<TcpSock {self.host.name} {self.getsockname()} {self.tcp_state.name}>"
+
+    @property
+    def tcp_state(self) -> State:
+        if self.listener is not None:
+            return State.LISTEN
+        conn = self.conn
+        return conn.state if conn is not None else State.CLOSED
+
+    def _usable(self) -> None:
+        if self.closed:
+            raise _err(errno.EBADF, "socket closed")
+
+    # -- bind, listen, accept ----------------------------------------------------------
+
+    def bind(self, address: object) -> None:
+        self._usable()
+        host, port = _check_address(address)
+        if self.binding is not None or self.conn is not None:
+            raise _err(errno.EINVAL, "already bound")
+        if host != WILDCARD and not self.host.is_local(host):
+            raise _err(errno.EADDRNOTAVAIL, f"{host} is not an address of {self.host.name}")
+        binding = Binding(host, port, self.reuseaddr, self.reuseport)
+        if port == 0:
+            self.host.ports.bind_ephemeral(binding, self._port_range())
+        else:
+            self.host.ports.bind(binding)
+        self.binding = binding
+
+    def _port_range(self) -> tuple[int, int]:
+        low, high = self.host.sysctl["net.ipv4.ip_local_port_range"]
+        return int(low), int(high)
+
+    def listen(self, backlog: int = 128) -> None:
+        self._usable()
+        if self.state is not SockState.UNCONNECTED or self.conn is not None:
+            raise _err(errno.EINVAL, "listen() on a connected socket")
+        backlog = max(min(backlog, self.host.sysctl["net.core.somaxconn"]), 0)
+        if self.listener is not None:
+            self.listener.backlog = backlog  # Linux: listen() again changes the backlog
+            return
+        if self.binding is None:
+            self.bind((WILDCARD, 0))
+        binding = self.binding
+        assert binding is not None
+        binding.reuseaddr, binding.reuseport = self.reuseaddr, self.reuseport
+        binding.listening = True
+        if self.host.ports.conflict(binding) and not self.reuseport:
+            # Linux re-checks at listen(): two SO_REUSEADDR sockets may share a port
+            # only until one of them listens.
+            binding.listening = False
+            raise _err(errno.EADDRINUSE, f"port {binding.port}")
+        listener = Listener(self.host.tcp, self, binding, backlog)
+        self.host.tcp.listeners.setdefault((binding.address, binding.port), []).append(listener)
+        self.listener = listener
+
+    def accept(self) -> tuple[TcpSock, Address]:
+        self._usable()
+        listener = self.listener
+        if listener is None:
+            raise _err(errno.EINVAL, "accept() on a socket that is not listening")
+        attached = listener.pop()
+        if attached is None:
+            raise WouldBlock("no connection to accept")
+        child = TcpSock(self.host, attached)
+        child.reuseaddr, child.reuseport = self.reuseaddr, self.reuseport
+        if attached.binding is listener.binding:
+            # The child holds the port too (Linux __inet_inherit_port), bound to the
+            # address the SYN came to, with the listener's SO_REUSEADDR.
+            conn = attached.conn
+            binding = Binding(conn.local[0], conn.local[1], self.reuseaddr, self.reuseport)
+            self.host.ports.holders(binding.port).append(binding)
+            attached.binding = child.binding = binding
+            if conn.state is State.TIME_WAIT:
+                binding.time_wait = True
+            if conn.state is State.CLOSED:
+                self.host.ports.release(binding)
+                child.binding = attached.binding = None
+        return child, attached.conn.remote
+
+    # -- connect -----------------------------------------------------------------------
+
+    def connect(self, address: object) -> None:
+        """Start connecting; BlockingIOError(EINPROGRESS) once the SYN is out."""
+        self._usable()
+        host, port = _check_address(address)
+        if self.listener is not None:
+            raise _err(errno.EISCONN, "the socket is listening")
+        if self.state is SockState.CONNECTED:
+            raise _err(errno.EISCONN)
+        if self.state is SockState.CONNECTING:
+            return self.finish_connect()
+        if host == WILDCARD:
+            host = "127.0.0.1"  # Linux: connecting to INADDR_ANY means this host
+        if port == 0:
+            raise _err(errno.ECONNREFUSED)
+        source = self.host.source_for(host)  # ENETUNREACH without a route
+        tcp = self.host.tcp
+        binding = self.binding
+        if binding is not None and binding.address != WILDCARD:
+            source = binding.address
+        if binding is None:
+            binding = Binding(source, 0, self.reuseaddr, self.reuseport)
+            self.host.ports.connect_ephemeral(
+                binding, self._port_range(),
+                lambda p: tcp.tuple_free((source, p, host, port)))
+            self.binding = binding
+        elif not tcp.tuple_free((source, binding.port, host, port)):
+            raise _err(errno.EADDRNOTAVAIL, "this 4-tuple is in use")
+        conn = tcp.new_connection((source, binding.port), (host, port), self.config)
+        self.config = conn.config
+        attached = tcp.attach(conn, sock=self, binding=binding)
+        self.attached = attached
+        self.state = SockState.CONNECTING
+        conn.connect(self.host.now)
+        tcp.service(attached)
+        # Linux checks the state right after sending the SYN, before the socket lock
+        # is released and the loopback answer processed: EINPROGRESS even when the
+        # handshake completes within the call (inet_stream_connect).
+        self.host.settle()
+        raise BlockingIOError(errno.EINPROGRESS, os.strerror(errno.EINPROGRESS))
+
+    def connecting(self) -> bool:
+        conn = self.conn
+        return self.state is SockState.CONNECTING and conn is not None and \
+            conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
+
+    def finish_connect(self) -> None:
+        """What connect() returns once the handshake is over: nothing, or the error
+        (then the socket may connect again, as in Linux)."""
+        conn = self.conn
+        if self.connecting():
+            raise _err(errno.EALREADY)
+        if conn is not None and conn.state is not State.CLOSED:
+            self.state = SockState.CONNECTED
+            return
+        self.state = SockState.UNCONNECTED
+        err = self.take_error()
+        self.attached = None
+        if self.binding is not None and self.binding.by_connect:
+            self.host.ports.release(self.binding)
+            self.binding = None
+        raise _err(err or errno.ECONNABORTED)
+
+    # -- data --------------------------------------------------------------------------
+
+    def send(self, data: bytes | bytearray | memoryview, *, more: bool = False,
+             oob: bool = False) -> int:
+        self._usable()
+        conn = self.conn
+        if conn is None:
+            raise _err(errno.EPIPE if self.listener is None else errno.ENOTCONN)
+        try:
+            return conn.send(data, self.host.now, more=more, urgent=oob)
+        finally:
+            self._after(conn)
+
+    def recv(self, size: int, *, peek: bool = False, oob: bool = False) -> bytes:
+        self._usable()
+        conn = self.conn
+        if conn is None:
+            raise _err(errno.ENOTCONN)
+        try:
+            if oob:
+                return conn.receive_urgent(self.host.now, peek=peek)
+            return conn.receive(size, self.host.now, peek=peek)
+        finally:
+            self._after(conn)
+
+    def _after(self, conn: Connection) -> None:
+        attached = self.attached
+        if attached is not None and attached.conn is conn:
+            self.host.tcp.service(attached)
+        self.host.settle()
+
+    def shutdown(self, how: int) -> None:
+        self._usable()
+        if how not in (0, 1, 2):
+            raise _err(errno.EINVAL)
+        conn = self.conn
+        if self.listener is not None and how in (0, 2):
+            self._close_listener()
+            return
+        if conn is None or self.state is SockState.UNCONNECTED:
+            raise _err(errno.ENOTCONN)
+        try:
+            conn.shutdown(self.host.now, read=how in (0, 2), write=how in (1, 2))
+        finally:
+            self._after(conn)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.listener is not None:
+            self._close_listener()
+        conn = self.conn
+        if conn is not None:
+            conn.close(self.host.now)
+            self._after(conn)
+            attached = self.attached
+            if attached is not None and attached.key not in self.host.tcp.conns:
+                self._release_binding()
+        else:
+            self._release_binding()
+
+    def _release_binding(self) -> None:
+        if self.binding is not None:
+            self.host.ports.release(self.binding)
+            self.binding = None
+
+    def _close_listener(self) -> None:
+        """Closing a listener resets every connection not yet accepted (Linux
+        ``inet_csk_listen_stop``)."""
+        listener = self.listener
+        if listener is None:
+            return
+        self.listener = None
+        group = self.host.tcp.listeners.get((listener.address, listener.port), [])
+        if listener in group:
+            group.remove(listener)
+            if not group:
+                del self.host.tcp.listeners[(listener.address, listener.port)]
+        listener.binding.listening = False
+        now = self.host.now
+        for attached in [*listener.syn_queue, *listener.accept_queue]:
+            attached.listener = None
+            attached.conn.abort(now)
+            self.host.tcp.service(attached)
+        listener.syn_queue.clear()
+        listener.accept_queue.clear()
+        self.host.settle()
+
+    def abort(self) -> None:
+        """close() with SO_LINGER {1, 0}."""
+        self.config.linger = 0.0
+        self.close()
+
+    # -- status ------------------------------------------------------------------------
+
+    def take_error(self) -> int:
+        """SO_ERROR: the pending error, cleared by reading it."""
+        conn = self.conn
+        err = conn.take_error() if conn is not None else 0
+        if not err:
+            err, self._error = self._error, 0
+        return err
+
+    def pending_error(self) -> int:
+        conn = self.conn
+        return (conn.error if conn is not None else 0) or self._error
+
+    def getsockname(self) -> Address:
+        conn = self.conn
+        if conn is not None:
+            return conn.local
+        if self.binding is not None:
+            return self.binding.address, self.binding.port
+        return WILDCARD, 0
+
+    def getpeername(self) -> Address:
+        conn = self.conn
+        if conn is None or self.state is not SockState.CONNECTED or (
+                conn.state is State.CLOSED and not conn.iss):
+            raise _err(errno.ENOTCONN)
+        return conn.remote
+
+    def readable(self) -> bool:
+        """poll() says POLLIN (or an error / hang-up a reader must see)."""
+        if self.listener is not None:
+            return bool(self.listener.accept_queue)
+        conn = self.conn
+        if conn is None:
+            return self.closed
+        if self.state is SockState.CONNECTING and self.connecting():
+            return False
+        return bool(conn.readable or conn.at_eof or conn.error or conn.rcv_shutdown
+                    or conn.state is State.CLOSED or conn.urg_data is not None)
+
+    def writable(self) -> bool:
+        """poll() says POLLOUT (or an error a writer must see): Linux
+        ``sk_stream_is_writeable``, the free space at least a third of what is queued."""
+        conn = self.conn
+        if conn is None or self.listener is not None:
+            return self.listener is None and self.state is SockState.UNCONNECTED
+        if conn.error or conn.snd_shutdown or conn.state is State.CLOSED:
+            return True
+        if conn.state not in (State.ESTABLISHED, State.CLOSE_WAIT):
+            return False
+        return conn.send_space > 0
+
+    def setsockopt(self, level: int, name: int, value: int | bytes) -> None:
+        self._usable()
+        options.setsockopt(self, level, name, value)
+        conn = self.conn
+        if conn is not None:
+            self._after(conn)
+
+    def getsockopt(self, level: int, name: int, buflen: int = 0) -> int | bytes:
+        self._usable()
+        return options.getsockopt(self, level, name, buflen)

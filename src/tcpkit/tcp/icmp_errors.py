@@ -1,0 +1,110 @@
+"""ICMP errors about a connection's segments (RFC 9293 §3.9, RFC 1122 §4.2.3.9, RFC
+1191 path MTU discovery), as Linux ``tcp_v4_err`` treats them.
+
+The host reads the ICMP message, finds the connection from the quoted TCP header and
+calls :meth:`IcmpErrors.on_icmp_error` with the errno the message stands for (the host
+owns Linux's ``icmp_err_convert`` table) or :meth:`IcmpErrors.on_mtu_reduced` for
+"fragmentation needed". What the connection does:
+
+* the quoted sequence number must lie in [SND.UNA, SND.NXT], or the message is ignored
+  (an off-path forgery cannot hit a live connection: RFC 5927 §4.1);
+* while connecting (SYN-SENT, SYN-RECEIVED) any destination unreachable is fatal: connect()
+  fails with its errno at once (Linux: ``tcp_done_with_error``);
+* once synchronized, RFC 1122 §4.2.3.9 lets TCP treat them as soft: the errno is kept
+  (``sk_err_soft``) and reported only if the connection later times out;
+* fragmentation needed lowers the MSS and resends what no longer fits
+  (``tcp_v4_mtu_reduced`` and ``tcp_simple_retransmit``).
+"""
+
+from __future__ import annotations
+
+from tcpkit.tcp.seq import unwrap
+from tcpkit.tcp.state import Event, State
+from tcpkit.tcp.tcb import CAState, SentSegment
+from tcpkit.tcp.user_calls import UserCalls
+from tcpkit.wire.tcp import FIN, PSH, SYN
+
+IPV4_MIN_MTU = 68  # RFC 791: every host must take 68-byte datagrams
+
+
+class IcmpErrors(UserCalls):
+    """ICMP errors (see the module docstring)."""
+
+    def _icmp_in_window(self, quoted_seq: int) -> bool:
+        seq = unwrap(quoted_seq, self.snd_una)
+        return self.snd_una <= seq <= self.snd_nxt
+
+    def on_icmp_error(self, err: int, quoted_seq: int, now: float) -> bool:
+        """An ICMP error with errno ``err`` quoting a segment of ours that began at
+        ``quoted_seq``. Returns False if it was ignored (out of window, or no longer
+        relevant), which the host counts as ``OutOfWindowIcmps``."""
+        state = self.state
+        if state in (State.CLOSED, State.LISTEN, State.TIME_WAIT):
+            return False
+        if not self._icmp_in_window(quoted_seq):
+            return False
+        self.clock = now
+        if state in (State.SYN_SENT, State.SYN_RECEIVED):
+            self._done(Event.ABORT if state is State.SYN_RECEIVED else Event.CLOSE,
+                       f"ICMP error while connecting: {err}", err)
+            return True
+        self.soft_error = err  # RFC 1122 §4.2.3.9: soft; reported if we give up later
+        return True
+
+    def on_mtu_reduced(self, mtu: int, quoted_seq: int, now: float) -> bool:
+        """ICMP fragmentation needed with next-hop MTU ``mtu`` (RFC 1191 §4)."""
+        if self.state in (State.CLOSED, State.LISTEN, State.TIME_WAIT):
+            return False
+        if not self._icmp_in_window(quoted_seq):
+            return False
+        mtu = max(mtu, IPV4_MIN_MTU)
+        if mtu >= self.config.mtu:
+            return True
+        self.clock = now
+        old_mss = self.mss_cache
+        self.config.mtu = mtu
+        self._sync_mss()
+        if self.mss_cache < old_mss and self.state not in (State.SYN_SENT,
+                                                            State.SYN_RECEIVED):
+            self._simple_retransmit(now)
+        return True
+
+    def _simple_retransmit(self, now: float) -> None:
+        """Linux ``tcp_simple_retransmit``: unacknowledged segments larger than the new
+        MSS are split to fit (``tcp_fragment``) and marked lost, then resent at once;
+        cwnd is not reduced (the loss was the path's, not congestion's:
+        ``tcp_non_congestion_loss_retransmit``)."""
+        mss = self.mss_cache
+        pieces: list[SentSegment] = []
+        for s in self.rtx:
+            payload_end = s.end - (1 if s.flags & FIN else 0)
+            if s.flags & SYN or payload_end - s.seq <= mss:
+                pieces.append(s)
+                continue
+            # Linux marks the oversized skb lost and tcp_fragment splits it when it is
+            # resent; splitting here gives the same segments on the wire.
+            if s.retrans:
+                self.retrans_out -= 1
+            if s.lost:
+                self.lost_out -= 1
+            for start in range(s.seq, payload_end, mss):
+                stop = min(start + mss, payload_end)
+                last = stop == payload_end
+                piece = SentSegment(start, s.end if last else stop,
+                                    s.flags if last else s.flags & ~(FIN | PSH),
+                                    s.first_sent, s.last_sent, s.ever_retransmitted)
+                self._mark_lost(piece)
+                pieces.append(piece)
+        if not self.lost_out:
+            return
+        self.rtx.clear()
+        self.rtx.extend(pieces)
+        self.packets_out = len(pieces)
+        if self.ca_state != CAState.LOSS:
+            self.high_seq = self.snd_nxt
+            self.ssthresh = self._current_ssthresh()
+            self.prior_ssthresh = 0
+            self.undo_marker = 0
+            self._set_ca_state(CAState.LOSS)
+        self._xmit_retransmit_queue(now)
+        self._rearm_rto(now)

@@ -26,9 +26,8 @@ MEASURED_SYSCTLS = ["net.core.rmem_max", "net.core.wmem_max", "net.ipv4.tcp_rmem
 def kernel_sysctls() -> Sysctls:
     sysctls = Sysctls()
     for name in MEASURED_SYSCTLS:
-        path = Path("/proc/sys") / name.replace(".", "/")
-        sysctls[name] = path.read_text().split() if "\t" in path.read_text() \
-            else path.read_text().strip()
+        text = (Path("/proc/sys") / name.replace(".", "/")).read_text()
+        sysctls[name] = text.split() if "\t" in text else text.strip()
     return sysctls
 
 

@@ -18,7 +18,7 @@ from tcpkit.socket.tcp_socket import socket
 # AddressFamily, SocketKind, error, herror, gaierror, timeout, has_ipv6 ...
 for _name in dir(_stdlib):
     if _name.isupper() or _name in ("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo",
-                                    "error", "herror", "gaierror", "timeout", "has_ipv6"):
+                                    "herror", "has_ipv6"):
         globals()[_name] = getattr(_stdlib, _name)
 del _name
 

@@ -105,16 +105,22 @@ class RealTimeRuntime:
     def _run(self) -> None:
         with self._cond:
             while not self._stopping:
-                deadlines = [d for h in self.hosts if (d := h.next_deadline()) is not None]
                 now = time.monotonic()
-                if deadlines and min(deadlines) <= now:
-                    for host in self.hosts:
-                        deadline = host.next_deadline()
-                        if deadline is not None and deadline <= now:
-                            host.on_timer(now)
+                fired = False
+                nearest: float | None = None
+                for host in self.hosts:
+                    deadline = host.next_deadline()
+                    if deadline is None:
+                        continue
+                    if deadline <= now:
+                        host.on_timer(now)
+                        fired = True
+                    elif nearest is None or deadline < nearest:
+                        nearest = deadline
+                if fired:
                     self.changed()
                     continue
-                self._cond.wait(min(deadlines) - now if deadlines else None)
+                self._cond.wait(None if nearest is None else nearest - now)
 
     def stop(self) -> None:
         with self._cond:

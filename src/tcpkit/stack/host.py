@@ -78,6 +78,7 @@ class Host:
         self.counters = Counters()
         self.routes = RouteTable()
         self.interfaces: dict[str, Interface] = {}
+        self._local: set[str] = set()  # our addresses: looked up for every packet
         self.ports = PortTable(self.rng)
         self.tcp = TcpLayer(self)
         self.fragments = Reassembler(self.sysctl["net.ipv4.ipfrag_time"],
@@ -113,6 +114,7 @@ class Host:
         if name == "lo":
             interface.transmit = self._loopback_transmit
         self.interfaces[name] = interface
+        self._local.add(interface.address)
         self.routes.add(str(iface_net.network), interface)
         return interface
 
@@ -133,7 +135,7 @@ class Host:
         return [i.address for i in self.interfaces.values()]
 
     def is_local(self, address: str) -> bool:
-        return address in self.addresses() or self.is_loopback(address)
+        return address in self._local or self.is_loopback(address)
 
     @staticmethod
     def is_loopback(address: str) -> bool:
@@ -143,8 +145,8 @@ class Host:
         """The source address of a connection to ``destination`` (the route's
         interface); OSError(ENETUNREACH) without a route."""
         if self.is_loopback(destination):
-            return destination if destination in self.addresses() else "127.0.0.1"
-        if destination in self.addresses():
+            return destination if destination in self._local else "127.0.0.1"
+        if destination in self._local:
             return destination
         return self.routes.lookup(destination).interface.address
 

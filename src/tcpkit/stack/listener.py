@@ -23,8 +23,6 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from tcpkit.stack import syncookies
-from tcpkit.tcp.connection import Connection
-from tcpkit.tcp.state import State
 from tcpkit.wire.tcp import ACK, FIN, RST, SYN, TCPSegment
 from tcpkit.wire.tcp_options import MSS, SackPermitted, Timestamps, WindowScale
 
@@ -191,9 +189,3 @@ class Listener:
 
     def pop(self) -> Attached | None:
         return self.accept_queue.popleft() if self.accept_queue else None
-
-    def children_in(self, state: State) -> int:
-        return sum(1 for a in self.syn_queue if a.conn.state is state)
-
-
-__all__ = ["Connection", "Listener"]

@@ -34,11 +34,6 @@ COUNTERS: Final = frozenset({
     "TcpExtOutOfWindowIcmps", "TcpExtLockDroppedIcmps", "TcpExtTCPTimeWaitOverflow",
 })
 
-# RFC 4022 tcpCurrEstab is a gauge (connections in ESTABLISHED or CLOSE_WAIT), read from
-# the connection table rather than counted.
-GAUGES: Final = frozenset({"TcpCurrEstab"})
-
-
 class Counters:
     """The counters of one host; unknown names are a programming error (KeyError)."""
 

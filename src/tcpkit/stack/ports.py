@@ -78,6 +78,11 @@ class PortTable:
             raise _in_use(binding.port)
         self._ports.setdefault(binding.port, []).append(binding)
 
+    def inherit(self, binding: Binding) -> None:
+        """Hold a port without the conflict check: an accepted connection shares its
+        listener's port (Linux ``__inet_inherit_port``)."""
+        self._ports.setdefault(binding.port, []).append(binding)
+
     def release(self, binding: Binding) -> None:
         holders = self._ports.get(binding.port)
         if holders is None:

@@ -161,7 +161,7 @@ class TcpSock:
             # address the SYN came to, with the listener's SO_REUSEADDR.
             conn = attached.conn
             binding = Binding(conn.local[0], conn.local[1], self.reuseaddr, self.reuseport)
-            self.host.ports.holders(binding.port).append(binding)
+            self.host.ports.inherit(binding)
             attached.binding = child.binding = binding
             if conn.state is State.TIME_WAIT:
                 binding.time_wait = True
@@ -337,10 +337,6 @@ class TcpSock:
         if not err:
             err, self._error = self._error, 0
         return err
-
-    def pending_error(self) -> int:
-        conn = self.conn
-        return (conn.error if conn is not None else 0) or self._error
 
     def getsockname(self) -> Address:
         conn = self.conn

@@ -24,8 +24,9 @@ from tcpkit.tcp.ratelimit import ChallengeAckLimiter
 from tcpkit.tcp.reset import reset_for
 from tcpkit.tcp.state import State
 from tcpkit.wire.checksum import pseudo_header
+from tcpkit.wire.errors import BadChecksum, MalformedPacket
 from tcpkit.wire.ipv4 import PROTO_TCP
-from tcpkit.wire.tcp import RST, SYN, TCPSegment
+from tcpkit.wire.tcp import ACK, RST, SYN, TCPSegment, parse_tcp
 
 if TYPE_CHECKING:
     from tcpkit.stack.host import Host
@@ -169,10 +170,6 @@ class TcpLayer:
             if owner is not None and owner.binding is binding:
                 owner.binding = None
 
-    def current_established(self) -> int:
-        """RFC 4022 tcpCurrEstab: connections in ESTABLISHED or CLOSE_WAIT."""
-        return sum(1 for a in self.conns.values() if a.conn.state in _ESTABLISHED_LIKE)
-
     # -- output ------------------------------------------------------------------------
 
     def output_segment(self, seg: TCPSegment, local: str, remote: str) -> None:
@@ -192,14 +189,12 @@ class TcpLayer:
     def input(self, src: str, dst: str, payload: bytes, src_packed: bytes,
               dst_packed: bytes, now: float) -> None:
         """A TCP segment for one of our addresses (Linux ``tcp_v4_rcv``)."""
-        from tcpkit.wire.errors import MalformedPacket  # noqa: PLC0415 (cold path)
-        from tcpkit.wire.tcp import parse_tcp  # noqa: PLC0415
         counters = self.host.counters
         try:
             seg = parse_tcp(payload, pseudo_header(src_packed, dst_packed, PROTO_TCP))
         except MalformedPacket as exc:
             counters.inc("TcpInErrs")
-            if "checksum" in str(exc).lower():
+            if isinstance(exc, BadChecksum):
                 counters.inc("TcpInCsumErrors")
             self.host.drop(f"TCP: {exc}")
             return
@@ -209,7 +204,7 @@ class TcpLayer:
             listener = attached.listener
             conn = attached.conn
             if listener is not None and conn.state is State.SYN_RECEIVED and \
-                    seg.flags & 0x10 and not seg.flags & (RST | SYN) and \
+                    seg.flags & ACK and not seg.flags & (RST | SYN) and \
                     listener.accept_queue_full():
                 # tcp_check_req: the child cannot be queued; drop the ACK and let the
                 # SYN-ACK be retransmitted (tcp_abort_on_overflow=0).

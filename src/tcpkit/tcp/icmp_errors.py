@@ -30,7 +30,10 @@ IPV4_MIN_MTU = 68  # RFC 791: every host must take 68-byte datagrams
 class IcmpErrors(UserCalls):
     """ICMP errors (see the module docstring)."""
 
-    def _icmp_in_window(self, quoted_seq: int) -> bool:
+    def _icmp_applies(self, quoted_seq: int) -> bool:
+        """A live connection, and the quoted segment is one of ours in flight."""
+        if self.state in (State.CLOSED, State.LISTEN, State.TIME_WAIT):
+            return False
         seq = unwrap(quoted_seq, self.snd_una)
         return self.snd_una <= seq <= self.snd_nxt
 
@@ -38,11 +41,9 @@ class IcmpErrors(UserCalls):
         """An ICMP error with errno ``err`` quoting a segment of ours that began at
         ``quoted_seq``. Returns False if it was ignored (out of window, or no longer
         relevant), which the host counts as ``OutOfWindowIcmps``."""
+        if not self._icmp_applies(quoted_seq):
+            return False
         state = self.state
-        if state in (State.CLOSED, State.LISTEN, State.TIME_WAIT):
-            return False
-        if not self._icmp_in_window(quoted_seq):
-            return False
         self.clock = now
         if state in (State.SYN_SENT, State.SYN_RECEIVED):
             self._done(Event.ABORT if state is State.SYN_RECEIVED else Event.CLOSE,
@@ -53,9 +54,7 @@ class IcmpErrors(UserCalls):
 
     def on_mtu_reduced(self, mtu: int, quoted_seq: int, now: float) -> bool:
         """ICMP fragmentation needed with next-hop MTU ``mtu`` (RFC 1191 §4)."""
-        if self.state in (State.CLOSED, State.LISTEN, State.TIME_WAIT):
-            return False
-        if not self._icmp_in_window(quoted_seq):
+        if not self._icmp_applies(quoted_seq):
             return False
         mtu = max(mtu, IPV4_MIN_MTU)
         if mtu >= self.config.mtu:

@@ -263,8 +263,47 @@ def peek_and_waitall(sk: ModuleType) -> Observed:
     return [peeked, n, bytes(buf), rest]
 
 
+def connect_completed_by_poll(sk: ModuleType) -> Observed:
+    """An event loop's connect: EINPROGRESS, wait until writable, read SO_ERROR, and never
+    call connect() again (asyncio's sock_connect)."""
+    srv, port = _listener(sk)
+    cli = sk.socket()
+    cli.setblocking(False)
+    started = outcome(lambda: cli.connect(("127.0.0.1", port)))
+    conn, _ = srv.accept()
+    seen = [started, cli.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR),
+            cli.getpeername() == ("127.0.0.1", port), cli.send(b"ping")]
+    conn.setblocking(True)
+    seen += [conn.recv(10), outcome(lambda: cli.shutdown(stdlib.SHUT_WR)), conn.recv(10)]
+    seen.append(outcome(lambda: cli.connect(("127.0.0.1", port))))
+    seen.append(outcome(lambda: cli.connect(("127.0.0.1", port))))
+    return seen
+
+
+def names_after_reset(sk: ModuleType) -> Observed:
+    srv, cli, conn = _pair(sk)
+    conn.setsockopt(stdlib.SOL_SOCKET, stdlib.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+    cli.settimeout(2)
+    return [outcome(lambda: cli.recv(1)), outcome(cli.getpeername),
+            cli.getsockname()[0], outcome(lambda: cli.shutdown(stdlib.SHUT_RDWR)),
+            outcome(lambda: cli.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR))]
+
+
+def names_after_orderly_close(sk: ModuleType) -> Observed:
+    """The active closer keeps its socket open through FIN_WAIT_2 into TIME_WAIT."""
+    srv, cli, conn = _pair(sk)
+    cli.shutdown(stdlib.SHUT_WR)
+    seen = [conn.recv(1), outcome(cli.getpeername) == conn.getsockname()]
+    conn.close()
+    seen += [cli.recv(1), outcome(cli.getpeername), outcome(lambda: cli.send(b"x")),
+             outcome(lambda: cli.shutdown(stdlib.SHUT_RD))]
+    return seen
+
+
 STORIES = [connect_to_closed_port, close_with_unread_data, linger_zero,
            send_after_peer_closed, reset_before_accept, half_close, nonblocking_calls,
            not_connected, already_connected, invalid_arguments, address_in_use,
            time_wait_blocks_bind, server_restart_needs_reuseaddr, accept_queue_overflow,
-           option_values, timeouts, peek_and_waitall]
+           option_values, timeouts, peek_and_waitall, connect_completed_by_poll,
+           names_after_reset, names_after_orderly_close]

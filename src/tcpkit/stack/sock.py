@@ -65,6 +65,11 @@ def _check_address(address: object) -> Address:
     return host, port
 
 
+# Where Linux's socket is TCP_CLOSE or has no peer yet (TIME_WAIT lives in a separate
+# timewait sock; the socket itself is closed).
+_NO_PEER = (State.CLOSED, State.SYN_SENT, State.TIME_WAIT)
+
+
 class TcpSock:
     """One TCP socket of a host (see the module docstring)."""
 
@@ -275,6 +280,11 @@ class TcpSock:
             return
         if conn is None or self.state is SockState.UNCONNECTED:
             raise _err(errno.ENOTCONN)
+        if self.state is SockState.CONNECTING and not self.connecting() and \
+                conn.state is not State.CLOSED:
+            self.state = SockState.CONNECTED  # Linux inet_shutdown
+        if conn.state in (State.CLOSED, State.TIME_WAIT):
+            raise _err(errno.ENOTCONN)
         try:
             conn.shutdown(self.host.now, read=how in (0, 2), write=how in (1, 2))
         finally:
@@ -347,9 +357,11 @@ class TcpSock:
         return WILDCARD, 0
 
     def getpeername(self) -> Address:
+        """Linux ``inet_getname``: the peer is known from the moment the handshake is
+        over (whether or not connect() was called again) until the connection is
+        closed; a socket whose connection reached TIME_WAIT is closed itself."""
         conn = self.conn
-        if conn is None or self.state is not SockState.CONNECTED or (
-                conn.state is State.CLOSED and not conn.iss):
+        if conn is None or conn.state in _NO_PEER:
             raise _err(errno.ENOTCONN)
         return conn.remote
 

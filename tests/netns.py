@@ -49,6 +49,9 @@ class Namespace:
             raise AssertionError(f"script failed in {self.name}:\n{done.stderr}")
         return done.stdout
 
+    def sysctl(self, name: str, value: object) -> None:
+        _run(*self.exec("sysctl", "-qw", f"{name}={value}"))
+
     def delete(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True)
 
@@ -102,6 +105,23 @@ class VethPair:
             # not the pseudo-header sum that checksum offload leaves in place.
             _run(*ns.exec("ethtool", "-K", ifname, "tx", "off"))
         return pair
+
+    def static_neighbours(self) -> None:
+        """Without them an unplugged or blackholed peer's ARP entry fails and the next
+        connect after replugging gets EHOSTUNREACH for a while (KERNEL_LAB.md)."""
+        def mac(ns: Namespace, ifname: str) -> str:
+            out = subprocess.run(["ip", "-n", ns.name, "-o", "link", "show", ifname],
+                                 capture_output=True, text=True, check=True).stdout
+            return out.split("link/ether ")[1].split()[0]
+        self.a.ip("neigh", "replace", self.b_addr, "lladdr", mac(self.b, self.b_if),
+                  "dev", self.a_if, "nud", "permanent")
+        self.b.ip("neigh", "replace", self.a_addr, "lladdr", mac(self.a, self.a_if),
+                  "dev", self.b_if, "nud", "permanent")
+
+    def offloads_off(self) -> None:
+        """One wire segment per TCP segment, as tcpkit sends them."""
+        for ns, ifname in ((self.a, self.a_if), (self.b, self.b_if)):
+            _run(*ns.exec("ethtool", "-K", ifname, "gso", "off", "gro", "off", "tso", "off"))
 
     def delete(self) -> None:
         self.a.delete()

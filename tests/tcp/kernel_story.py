@@ -150,27 +150,13 @@ def _sysctl(pair: VethPair, story: Story) -> None:
     for ns in (pair.a, pair.b):
         settings = {"tcp_congestion_control": "reno", **story.sysctls}
         for name, value in settings.items():
-            subprocess.run(ns.exec("sysctl", "-qw", f"net.ipv4.{name}={value}"), check=True)
-
-
-def _static_neighbours(pair: VethPair) -> None:
-    """Without them a blackholed or unplugged peer's ARP entry fails (KERNEL_LAB.md)."""
-    def mac(ns_name: str, ifname: str) -> str:
-        out = subprocess.run(["ip", "-n", ns_name, "-o", "link", "show", ifname],
-                             capture_output=True, text=True, check=True).stdout
-        return out.split("link/ether ")[1].split()[0]
-    pair.a.ip("neigh", "replace", pair.b_addr, "lladdr", mac(pair.b.name, pair.b_if),
-              "dev", pair.a_if, "nud", "permanent")
-    pair.b.ip("neigh", "replace", pair.a_addr, "lladdr", mac(pair.a.name, pair.a_if),
-              "dev", pair.b_if, "nud", "permanent")
-    for ns, ifname in ((pair.a, pair.a_if), (pair.b, pair.b_if)):
-        subprocess.run(ns.exec("ethtool", "-K", ifname, "gso", "off", "gro", "off", "tso", "off"),
-                       check=True, capture_output=True)
+            ns.sysctl(f"net.ipv4.{name}", value)
 
 
 def tell_kernel(story: Story, pair: VethPair, workdir: Path) -> Telling:
     _sysctl(pair, story)
-    _static_neighbours(pair)
+    pair.static_neighbours()
+    pair.offloads_off()
     pcap = workdir / f"{story.name}.pcap"
     specs = {
         "a": {"role": "client", "peer": pair.b_addr, "interface": pair.a_if,

@@ -363,9 +363,11 @@ class Network:
 
     # -- running -----------------------------------------------------------------------
 
-    def run(self, until: float | None = None, *, max_events: int = 10_000_000) -> None:
-        """Run until every actor has finished and nothing is pending, or until
-        virtual time ``until``. An actor's exception is raised here."""
+    def run(self, until: float | None = None, *, max_events: int = 10_000_000,
+            actors_only: bool = False) -> None:
+        """Run until every actor has finished and nothing is pending (with
+        ``actors_only``: as soon as every actor has finished, though timers are still
+        armed), or until virtual time ``until``. An actor's exception is raised here."""
         for _ in range(max_events):
             actor = self._runnable()
             if actor is not None:
@@ -374,18 +376,24 @@ class Network:
                     error, actor.error = actor.error, None
                     raise error
                 continue
+            if actors_only and not self.unfinished():
+                return
             when = self._next_time()
             if when is None or (until is not None and when > until):
                 if until is not None:
                     self.now = max(self.now, until)
                     return
-                waiting = [a.name for a in self._actors if not a.done]
+                waiting = self.unfinished()
                 if waiting:
                     raise SimulationError(
                         f"at t={self.now:.6f} every actor waits forever: {', '.join(waiting)}")
                 return
             self._advance(when)
         raise SimulationError(f"still busy after {max_events} steps at t={self.now:.6f}")
+
+    def unfinished(self) -> list[str]:
+        """The names of the actors that have not returned yet."""
+        return [a.name for a in self._actors if not a.done]
 
     def close(self) -> None:
         """Cancel actors still parked (their threads end) and flush captures."""

@@ -1,0 +1,215 @@
+"""Failure stories that need two hosts and a cable: each runs unchanged in the kernel's
+world and in tcpkit's (tests/socket/worlds.py) and returns what its calls observed
+(return values and errno names) and how long the slow ones took."""
+
+from __future__ import annotations
+
+import socket as stdlib
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from tests.socket.semantics import outcome
+from tests.socket.worlds import B, World
+
+PORT = 5555
+Told = tuple[list[Any], dict[str, float]]
+
+
+def _serve_one(w: World, then: Callable[[Any], None] | None = None) -> Callable[[], None]:
+    """An actor for ``b``: listen, accept one connection, keep it (or hand it on)."""
+    def server() -> None:
+        srv = w.sk.create_server(("0.0.0.0", PORT))
+        w.keep(srv)
+        conn, _ = srv.accept()
+        w.keep(conn)
+        if then is not None:
+            then(conn)
+    return server
+
+
+def _timed(w: World, times: dict[str, float], name: str, call: Callable[[], Any]) -> Any:
+    start = w.now()
+    try:
+        return outcome(call)
+    finally:
+        times[name] = w.now() - start
+
+
+def keepalive_on_unplugged_peer(w: World) -> Told:
+    """The half-open connection only keepalive finds: idle 1 s, 2 probes 1 s apart."""
+    seen: list[Any] = []
+    times: dict[str, float] = {}
+
+    def client() -> None:
+        w.sleep(0.2)
+        conn = w.sk.create_connection((B, PORT))
+        w.sleep(0.1)  # the handshake's last ACK reaches the server before the unplug
+        conn.setsockopt(stdlib.SOL_SOCKET, stdlib.SO_KEEPALIVE, 1)
+        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_KEEPIDLE, 1)
+        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_KEEPINTVL, 1)
+        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_KEEPCNT, 2)
+        w.unplug()
+        seen.append(_timed(w, times, "recv", lambda: conn.recv(10)))
+        seen.extend([outcome(lambda: conn.recv(10)), outcome(lambda: conn.send(b"x")),
+                     conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR)])
+        w.replug()
+        conn.close()
+
+    w.spawn("b", _serve_one(w))
+    w.spawn("a", client)
+    w.run(30)
+    return seen, times
+
+
+def user_timeout_with_unacked_data(w: World) -> Told:
+    """TCP_USER_TIMEOUT 2 s: data sent into an unplugged cable gives up after it."""
+    seen: list[Any] = []
+    times: dict[str, float] = {}
+
+    def client() -> None:
+        w.sleep(0.2)
+        conn = w.sk.create_connection((B, PORT))
+        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_USER_TIMEOUT, 2000)
+        w.sleep(0.1)
+        w.unplug()
+        seen.append(conn.send(b"are you there?"))
+        seen.append(_timed(w, times, "recv", lambda: conn.recv(10)))
+        seen.extend([outcome(lambda: conn.send(b"x")),
+                     conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR)])
+        w.replug()
+        conn.close()
+
+    w.spawn("b", _serve_one(w))
+    w.spawn("a", client)
+    w.run(30)
+    return seen, times
+
+
+def retries2_exhausted(w: World) -> Told:
+    """tcp_retries2=3: the retransmission timer gives up on unacknowledged data."""
+    seen: list[Any] = []
+    times: dict[str, float] = {}
+    w.sysctl("a", "net.ipv4.tcp_retries2", 3)
+
+    def client() -> None:
+        w.sleep(0.2)
+        conn = w.sk.create_connection((B, PORT))
+        w.sleep(0.1)
+        w.unplug()
+        seen.append(conn.send(b"x" * 100))
+        seen.append(_timed(w, times, "recv", lambda: conn.recv(10)))
+        seen.append(outcome(lambda: conn.send(b"x")))
+        w.replug()
+        conn.close()
+
+    w.spawn("b", _serve_one(w))
+    w.spawn("a", client)
+    w.run(60)
+    return seen, times
+
+
+def syn_retries_exhausted(w: World) -> Told:
+    """tcp_syn_retries=2 and nobody answers: the SYN is sent 3 times, 1+2+4 s."""
+    seen: list[Any] = []
+    times: dict[str, float] = {}
+    w.sysctl("a", "net.ipv4.tcp_syn_retries", 2)
+
+    def client() -> None:
+        w.unplug()
+        conn = w.sk.socket()
+        seen.append(_timed(w, times, "connect", lambda: conn.connect((B, PORT))))
+        seen.append(outcome(lambda: conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR)))
+        w.replug()
+        conn.close()
+
+    w.spawn("a", client)
+    w.run(30)
+    return seen, times
+
+
+def no_route(w: World) -> Told:
+    """A destination outside every route: ENETUNREACH at once, nothing sent."""
+    seen: list[Any] = []
+    times: dict[str, float] = {}
+
+    def client() -> None:
+        conn = w.sk.socket()
+        seen.append(_timed(w, times, "connect", lambda: conn.connect(("198.51.100.7", 80))))
+        seen.append(outcome(lambda: conn.connect(("198.51.100.7", 80))))
+        conn.close()
+
+    w.spawn("a", client)
+    w.run(10)
+    return seen, times
+
+
+def dead_neighbour(w: World) -> Told:
+    """An address on our own subnet that nobody answers ARP for: EHOSTUNREACH once the
+    neighbour probes are exhausted."""
+    seen: list[Any] = []
+    times: dict[str, float] = {}
+
+    def client() -> None:
+        conn = w.sk.socket()
+        seen.append(_timed(w, times, "connect", lambda: conn.connect(("192.0.2.9", PORT))))
+        seen.append(outcome(lambda: conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR)))
+        conn.close()
+
+    w.spawn("a", client)
+    w.run(20)
+    return seen, times
+
+
+def peer_rebooted(w: World) -> Told:
+    """The peer lost its connections without a word (unplugged, its sockets dropped,
+    plugged back): our next segment meets a RST."""
+    seen: list[Any] = []
+
+    def crash(conn: Any) -> None:
+        w.sleep(0.3)
+        w.unplug()
+        conn.setsockopt(stdlib.SOL_SOCKET, stdlib.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+        w.replug()
+
+    def client() -> None:
+        w.sleep(0.2)
+        conn = w.sk.create_connection((B, PORT))
+        w.sleep(1)
+        seen.append(conn.send(b"hello?"))
+        seen.extend([outcome(lambda: conn.recv(10)), outcome(lambda: conn.recv(10)),
+                     outcome(lambda: conn.send(b"x"))])
+        conn.close()
+
+    w.spawn("b", _serve_one(w, crash))
+    w.spawn("a", client)
+    w.run(10)
+    return seen, {}
+
+
+def refused_after_reboot(w: World) -> Told:
+    """After the crash the service is not back yet: a new connect is refused."""
+    seen: list[Any] = []
+
+    def server() -> None:
+        srv = w.sk.create_server(("0.0.0.0", PORT))
+        w.sleep(0.5)
+        srv.close()
+
+    def client() -> None:
+        w.sleep(0.2)
+        first = w.sk.create_connection((B, PORT))
+        w.keep(first)
+        w.sleep(0.5)
+        seen.append(w.sk.socket().connect_ex((B, PORT)))
+
+    w.spawn("b", server)
+    w.spawn("a", client)
+    w.run(10)
+    return seen, {}
+
+
+STORIES = [keepalive_on_unplugged_peer, user_timeout_with_unacked_data, retries2_exhausted,
+           syn_retries_exhausted, no_route, dead_neighbour, peer_rebooted,
+           refused_after_reboot]

@@ -1,0 +1,167 @@
+"""Two worlds where the same failure story can run: the kernel's (two network namespaces
+joined by a veth pair, the actors as threads moved into their host's namespace, real time)
+and tcpkit's (two simulated hosts joined by a cable, the actors as simulation actors,
+virtual time). A story only uses the :class:`World` surface, so one body runs in both.
+
+Host ``a`` is 192.0.2.1, host ``b`` 192.0.2.2, on 192.0.2.0/24 with no other route.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import socket as stdlib
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, Protocol
+
+import tcpkit.socket
+from tcpkit.links import sim
+from tests.netns import VethPair
+
+A, B = "192.0.2.1", "192.0.2.2"
+CLONE_NEWNET = 0x40000000
+
+
+class World(Protocol):
+    sk: ModuleType  # the socket module the actors use
+
+    def spawn(self, side: str, actor: Callable[[], None]) -> None: ...
+    def run(self, timeout: float) -> None: ...
+    def now(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+    def unplug(self) -> None: ...
+    def replug(self) -> None: ...
+    def sysctl(self, side: str, name: str, value: int) -> None: ...
+    def keep(self, sock: Any) -> None: ...
+
+
+class KernelWorld:
+    """Linux: namespaces ``a`` and ``b``; static neighbours so that unplugging the cable
+    does not fail the ARP entries (KERNEL_LAB.md)."""
+
+    sk = stdlib
+
+    def __init__(self) -> None:
+        self.pair = VethPair.create()
+        self.pair.static_neighbours()
+        self._actors: list[tuple[str, Callable[[], None]]] = []
+        self._kept: list[Any] = []
+        self._libc = ctypes.CDLL(None, use_errno=True)
+
+    def _namespace(self, side: str) -> str:
+        return (self.pair.a if side == "a" else self.pair.b).name
+
+    def spawn(self, side: str, actor: Callable[[], None]) -> None:
+        self._actors.append((side, actor))
+
+    def _enter(self, side: str) -> None:
+        """Move the calling thread (only it) into the side's network namespace."""
+        fd = os.open(f"/var/run/netns/{self._namespace(side)}", os.O_RDONLY)
+        try:
+            if self._libc.setns(fd, CLONE_NEWNET) != 0:
+                code = ctypes.get_errno()
+                raise OSError(code, f"setns: {os.strerror(code)}")
+        finally:
+            os.close(fd)
+
+    def run(self, timeout: float) -> None:
+        errors: list[BaseException] = []
+
+        def body(side: str, actor: Callable[[], None]) -> None:
+            try:
+                self._enter(side)
+                actor()
+            except BaseException as exc:  # re-raised by run()
+                errors.append(exc)
+
+        threads = [threading.Thread(target=body, args=pair, daemon=True)
+                   for pair in self._actors]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise AssertionError(f"a kernel actor still runs after {timeout} s")
+        if errors:
+            raise errors[0]
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def unplug(self) -> None:
+        """``b`` drops every IP packet in and out (nftables): the cable is cut beyond
+        ``a``'s switch port. Setting the veth down would instead make ``a``'s own
+        transmissions fail locally, which TCP treats as congestion, not loss."""
+        rules = ("add table inet tkcut\n"
+                 "add chain inet tkcut in { type filter hook input priority 0; }\n"
+                 "add chain inet tkcut out { type filter hook output priority 0; }\n"
+                 "add rule inet tkcut in drop\n"
+                 "add rule inet tkcut out drop\n")
+        subprocess.run(self.pair.b.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+
+    def replug(self) -> None:
+        subprocess.run(self.pair.b.exec("nft", "delete", "table", "inet", "tkcut"), check=True)
+
+    def sysctl(self, side: str, name: str, value: int) -> None:
+        (self.pair.a if side == "a" else self.pair.b).sysctl(name, value)
+
+    def keep(self, sock: Any) -> None:
+        self._kept.append(sock)
+
+    def close(self) -> None:
+        for sock in self._kept:
+            sock.close()
+        self.pair.delete()
+
+
+class SimWorld:
+    """tcpkit: two simulated hosts on a 1 ms cable."""
+
+    sk = tcpkit.socket
+
+    def __init__(self, seed: int = 1) -> None:
+        self.net = sim.Network(seed)
+        self.hosts = {"a": self.net.add_host("a", f"{A}/24"),
+                      "b": self.net.add_host("b", f"{B}/24")}
+        self.link = self.net.link(self.hosts["a"], self.hosts["b"], delay=0.0005)
+        # The kernel world's static neighbours.
+        for side, peer in (("a", B), ("b", A)):
+            host = self.hosts[side]
+            host.neighbour_found(host.interfaces["eth0"], peer)
+
+    def spawn(self, side: str, actor: Callable[[], None]) -> None:
+        self.net.spawn(self.hosts[side], actor)
+
+    def run(self, timeout: float) -> None:
+        self.net.run(until=timeout, actors_only=True)
+        if self.net.unfinished():
+            raise AssertionError(f"simulated actors still run after {timeout} s: "
+                                 f"{self.net.unfinished()}")
+
+    def now(self) -> float:
+        return self.net.now
+
+    def sleep(self, seconds: float) -> None:
+        sim.sleep(seconds)
+
+    def unplug(self) -> None:
+        self.link.unplug()
+
+    def replug(self) -> None:
+        self.link.replug()
+
+    def sysctl(self, side: str, name: str, value: int) -> None:
+        self.hosts[side].sysctl[name] = value
+
+    def keep(self, sock: Any) -> None:
+        del sock  # the simulated host holds it until the network is closed
+
+    def close(self) -> None:
+        self.net.close()

@@ -61,6 +61,13 @@ class _Neighbour:
     state: str = "INCOMPLETE"
     probes: int = 0
     waiting: list[tuple[bytes, IPv4Header, TCPSegment | None]] = field(default_factory=list)
+    queued: int = 0  # truesize of the waiting packets
+
+
+def _truesize(packet: bytes) -> int:
+    """Linux SKB_TRUESIZE of the frame: data, Ethernet header, sk_buff and shared info
+    (256 + 320 bytes on x86-64), which makes 212992 bytes hold 101 full frames."""
+    return len(packet) + 14 + 576
 
 
 class Host:
@@ -281,9 +288,14 @@ class Host:
         if entry is None or entry.state == "FAILED":
             entry = self._neighbours[key] = _Neighbour()
             self._probe(interface, next_hop, entry, solicit)
-        if len(entry.waiting) >= 3:  # unres_qlen: the oldest waiting packet is dropped
-            entry.waiting.pop(0)
+        # Linux __neigh_event_send: the queue is bounded by truesize, oldest out first.
+        limit = self.sysctl["net.ipv4.neigh.default.unres_qlen_bytes"]
+        size = _truesize(packet)
+        while entry.waiting and entry.queued + size > limit:
+            entry.queued -= _truesize(entry.waiting.pop(0)[0])
+            self.drop("neighbour queue full (unres_qlen_bytes)")
         entry.waiting.append((packet, header, seg))
+        entry.queued += size
 
     def _probe(self, interface: Interface, next_hop: str, entry: _Neighbour,
                solicit: Callable[[str], None]) -> None:
@@ -306,7 +318,7 @@ class Host:
         """No answer: FAILED. Each waiting packet is reported to its sender as a host
         unreachable (Linux ``ipv4_link_failure`` sends the ICMP to ourselves)."""
         entry.state = "FAILED"
-        waiting, entry.waiting = entry.waiting, []
+        waiting, entry.waiting, entry.queued = entry.waiting, [], 0
         for _, header, seg in waiting:
             if seg is not None:
                 key = (header.src, seg.src_port, header.dst, seg.dst_port)
@@ -322,7 +334,7 @@ class Host:
             # Learned from the peer's own request (Linux arp_process: neigh_event_ns).
             entry = self._neighbours[(interface.name, address)] = _Neighbour()
         entry.state = "REACHABLE"
-        waiting, entry.waiting = entry.waiting, []
+        waiting, entry.waiting, entry.queued = entry.waiting, [], 0
         for packet, _, _ in waiting:
             interface.transmit(packet, address)
 

@@ -70,6 +70,8 @@ HOST_SYSCTLS: Final[dict[str, Any]] = {
     # with EHOSTUNREACH (what connect() reports about 3 s later).
     "net.ipv4.neigh.default.mcast_solicit": 3,
     "net.ipv4.neigh.default.retrans_time_ms": 1000,
+    # Packets waiting for an answer, by truesize (oldest dropped first): 101 full frames.
+    "net.ipv4.neigh.default.unres_qlen_bytes": 212992,
 }
 
 

@@ -116,7 +116,7 @@ class TcpLayer:
                 attached.retrans_seen = retrans
         events = conn.events
         while events:
-            event = events.popleft()
+            event = events.pop(0)
             if isinstance(event, StateChanged):
                 self._state_changed(attached, event)
             elif isinstance(event, Connected) and attached.listener is not None:

@@ -8,7 +8,6 @@ references and slice memory once, never per byte.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import deque
 
 _COALESCE = 16384  # small writes are gathered into one chunk up to this size
 
@@ -97,7 +96,7 @@ class ReceiveQueue:
     __slots__ = ("_chunks", "_head", "length")
 
     def __init__(self) -> None:
-        self._chunks: deque[bytes] = deque()
+        self._chunks: list[bytes] = []  # a list: see TCB.rtx
         self._head = 0  # bytes of the first chunk already read
         self.length = 0
 
@@ -142,8 +141,13 @@ class ReceiveQueue:
         self.length -= size
         chunks = self._chunks
         head = self._head + size
-        while chunks and head >= len(chunks[0]):
-            head -= len(chunks.popleft())
+        done = 0
+        for chunk in chunks:
+            if head < len(chunk):
+                break
+            head -= len(chunk)
+            done += 1
+        del chunks[:done]
         self._head = head
 
     def clear(self) -> None:
@@ -260,7 +264,7 @@ class ReceiveMemory:
 
     def __init__(self) -> None:
         # [end_seq, truesize, segments, time the ACK covering it left (-1: not yet)]
-        self._skbs: deque[list[float]] = deque()
+        self._skbs: list[list[float]] = []
         self.queued = 0  # truesize of the in-order queue
         self.ofo = 0  # truesize of the out-of-order queue
 
@@ -292,8 +296,13 @@ class ReceiveMemory:
     def release(self, copied_seq: int) -> None:
         """The application read up to ``copied_seq``: free the skbs it emptied."""
         skbs = self._skbs
-        while skbs and skbs[0][0] <= copied_seq:
-            self.queued -= int(skbs.popleft()[1])
+        done = 0
+        for skb in skbs:
+            if skb[0] > copied_seq:
+                break
+            self.queued -= int(skb[1])
+            done += 1
+        del skbs[:done]
 
     def clear(self) -> None:
         self._skbs.clear()

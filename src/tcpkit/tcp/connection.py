@@ -32,6 +32,8 @@ from tcpkit.wire.tcp import TCPSegment
 class Connection(IcmpErrors):
     """One TCP connection (see the module docstring)."""
 
+    __slots__ = ()
+
     def segments_to_send(self) -> list[TCPSegment]:
         """Everything the connection wants on the wire since the last call, in order."""
         out = self.out
@@ -40,7 +42,7 @@ class Connection(IcmpErrors):
 
     def next_event(self) -> ConnectionEvent | None:
         """The oldest event not yet collected, or None."""
-        return self.events.popleft() if self.events else None
+        return self.events.pop(0) if self.events else None
 
     def take_error(self) -> int:
         """The pending error (as SO_ERROR returns it), cleared once read."""

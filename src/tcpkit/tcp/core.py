@@ -30,6 +30,8 @@ RESET_ERRNO = {
 class Core(TCB):
     """Transitions, the end of a connection, events and clocks."""
 
+    __slots__ = ()
+
     # -- state ----------------------------------------------------------------------
 
     def _transition(self, event: Event, cause: str) -> None:

@@ -30,6 +30,8 @@ IPV4_MIN_MTU = 68  # RFC 791: every host must take 68-byte datagrams
 class IcmpErrors(UserCalls):
     """ICMP errors (see the module docstring)."""
 
+    __slots__ = ()
+
     def _icmp_applies(self, quoted_seq: int) -> bool:
         """A live connection, and the quoted segment is one of ours in flight."""
         if self.state in (State.CLOSED, State.LISTEN, State.TIME_WAIT):

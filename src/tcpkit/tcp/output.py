@@ -33,6 +33,8 @@ from tcpkit.wire.tcp_options import (
 class Output(Window):
     """Segment construction and the per-transmission side effects."""
 
+    __slots__ = ()
+
     def _ato_min(self) -> int:
         return self.ato_min
 

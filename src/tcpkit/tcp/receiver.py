@@ -44,6 +44,8 @@ def _extend(block: tuple[int, int], start: int, end: int) -> tuple[int, int] | N
 class Receiver(Output):
     """Data queueing, FIN, SACK state and ACK scheduling."""
 
+    __slots__ = ()
+
     # -- ACK scheduling -------------------------------------------------------------
 
     def _in_pingpong(self) -> bool:

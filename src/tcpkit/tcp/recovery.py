@@ -62,6 +62,8 @@ TIMEOUT_MIN = 2  # TCP_TIMEOUT_MIN, jiffies
 class Recovery(Sender):
     """ACK processing, the SACK scoreboard, fast recovery, RTO recovery and TLP."""
 
+    __slots__ = ()
+
     # -- the ACK ----------------------------------------------------------------------
 
     def _ack(self, seg: TCPSegment, seq: int, flag: int, now: float) -> int:
@@ -217,8 +219,9 @@ class Recovery(Sender):
         snd_una = self.snd_una
         first_ackt: float | None = None  # send time of the first never-retransmitted one
         pkts_acked = 0
-        while rtx and rtx[0].end <= snd_una:
-            s = rtx.popleft()
+        for s in rtx:
+            if s.end > snd_una:
+                break
             if s.ever_retransmitted:
                 if s.retrans:
                     self.retrans_out -= 1
@@ -241,6 +244,7 @@ class Recovery(Sender):
                 self.retrans_stamp = None
             else:
                 flag |= FLAG_DATA_ACKED
+        del rtx[:pkts_acked]  # a list, not a deque: see TCB.rtx
         if prior_snd_una <= self.snd_up <= snd_una:
             self.snd_up = snd_una
             self.urg_mode = False

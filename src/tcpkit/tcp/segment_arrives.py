@@ -33,13 +33,7 @@ from tcpkit.wire.tcp_options import MSS, NOP, SackPermitted, Timestamps, WindowS
 class SegmentArrives(Timers):
     """RFC 9293 §3.10.7."""
 
-    #: Set when a TIME-WAIT connection accepts a new SYN (RFC 1122 §4.2.2.13): the host
-    #: may start a new connection with this ISN and forget this one.
-    reopen_isn: int | None = None
-
-    #: Take Linux's "header prediction" fast path for in-order data (tests turn it off
-    #: to prove it changes nothing).
-    fast_path: bool = True
+    __slots__ = ()
 
     def on_segment(self, seg: TCPSegment, now: float) -> None:
         """An arriving segment for this connection (RFC 9293 §3.10.7)."""

@@ -36,6 +36,8 @@ RESOURCE_PROBE_INTERVAL = 0.5  # TCP_RESOURCE_PROBE_INTERVAL (HZ/2)
 class Sender(Receiver):
     """Segmentation, transmission and the retransmission primitive."""
 
+    __slots__ = ()
+
     # -- MSS (RFC 9293 §3.7.1, RFC 6691) ------------------------------------------------
 
     def _mtu_to_mss(self) -> int:
@@ -165,10 +167,14 @@ class Sender(Receiver):
         """Does the segment [seq, end) contain the end of a write (where PSH goes)?"""
         points = self.push_points
         hit = False
-        while points and points[0] <= end:
-            if points[0] > seq:
+        passed = 0
+        for point in points:
+            if point > end:
+                break
+            if point > seq:
                 hit = True
-            points.popleft()
+            passed += 1
+        del points[:passed]
         return hit
 
     def _cwnd_validate(self, cwnd_limited: bool, now: float) -> None:
@@ -350,7 +356,7 @@ class Sender(Receiver):
             fin = self.fin_queued and length == avail
             # The probed skb counts as pushed (its end: one size goal at most).
             self.pushed_seq = max(self.pushed_seq, min(seq + self.mss_cache, self._data_end()))
-            self.push_points.appendleft(seq + length)
+            self.push_points.insert(0, seq + length)
             self._transmit_new(seq, length, fin, now)
             return
         if self.urg_mode and self.snd_una + 1 <= self.snd_up <= self.snd_una + 0xFFFF:

@@ -25,6 +25,8 @@ RESOURCE_PROBE_INTERVAL = 0.5
 class Timers(Recovery):
     """Timer deadlines and their handlers."""
 
+    __slots__ = ()
+
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`on_timer` has something to do, or None."""
         deadlines = [d for d in (self.xmit_deadline, self.delack_deadline,

@@ -42,6 +42,8 @@ class WouldBlock(BlockingIOError):
 class UserCalls(SegmentArrives):
     """RFC 9293 §3.10.1-§3.10.6."""
 
+    __slots__ = ()
+
     # -- OPEN (§3.10.1) -----------------------------------------------------------------
 
     def connect(self, now: float) -> None:

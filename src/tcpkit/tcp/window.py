@@ -39,6 +39,8 @@ U16_MAX = 0xFFFF
 class Window(Core):
     """Receive-window arithmetic (see the module docstring)."""
 
+    __slots__ = ()
+
     def _win_from_space(self, space: int) -> int:
         """Linux ``tcp_win_from_space``: the window a buffer of ``space`` bytes offers."""
         return (space * self.scaling_ratio) >> 8

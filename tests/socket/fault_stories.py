@@ -4,6 +4,7 @@ world and in tcpkit's (tests/socket/worlds.py) and returns what its calls observ
 
 from __future__ import annotations
 
+import errno
 import socket as stdlib
 import struct
 from collections.abc import Callable
@@ -210,6 +211,40 @@ def refused_after_reboot(w: World) -> Told:
     return seen, {}
 
 
+def ephemeral_ports_exhausted(w: World) -> Told:
+    """Two ephemeral ports: a third connection to the same service finds none, another
+    service shares them (a port is unique per 4-tuple), bind(port 0) needs a free one."""
+    seen: list[Any] = []
+    w.sysctl("a", "net.ipv4.ip_local_port_range", "40000 40001")
+
+    def server() -> None:
+        for port in (PORT, PORT + 1):
+            srv = w.sk.create_server(("0.0.0.0", port))
+            w.keep(srv)
+
+    def client() -> None:
+        w.sleep(0.2)
+        socks = [w.sk.socket() for _ in range(6)]
+        for sock in socks:
+            w.keep(sock)
+        codes = [socks[i].connect_ex((B, port)) for i, port in
+                 enumerate((PORT, PORT, PORT, PORT + 1, PORT + 1))]
+        seen.append([errno_name(code) for code in codes])
+        seen.append(sorted({s.getsockname()[1] for s in socks[:5] if s.getsockname()[1]}))
+        seen.append(outcome(lambda: socks[5].bind(("0.0.0.0", 0))))
+        socks[0].close()
+        seen.append(outcome(lambda: socks[5].bind(("0.0.0.0", 0))))
+
+    w.spawn("b", server)
+    w.spawn("a", client)
+    w.run(10)
+    return seen, {}
+
+
+def errno_name(code: int) -> str:
+    return errno.errorcode.get(code, str(code)) if code else "ok"
+
+
 STORIES = [keepalive_on_unplugged_peer, user_timeout_with_unacked_data, retries2_exhausted,
            syn_retries_exhausted, no_route, dead_neighbour, peer_rebooted,
-           refused_after_reboot]
+           refused_after_reboot, ephemeral_ports_exhausted]

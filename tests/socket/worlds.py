@@ -35,7 +35,7 @@ class World(Protocol):
     def sleep(self, seconds: float) -> None: ...
     def unplug(self) -> None: ...
     def replug(self) -> None: ...
-    def sysctl(self, side: str, name: str, value: int) -> None: ...
+    def sysctl(self, side: str, name: str, value: object) -> None: ...
     def keep(self, sock: Any) -> None: ...
 
 
@@ -109,7 +109,7 @@ class KernelWorld:
     def replug(self) -> None:
         subprocess.run(self.pair.b.exec("nft", "delete", "table", "inet", "tkcut"), check=True)
 
-    def sysctl(self, side: str, name: str, value: int) -> None:
+    def sysctl(self, side: str, name: str, value: object) -> None:
         (self.pair.a if side == "a" else self.pair.b).sysctl(name, value)
 
     def keep(self, sock: Any) -> None:
@@ -157,7 +157,7 @@ class SimWorld:
     def replug(self) -> None:
         self.link.replug()
 
-    def sysctl(self, side: str, name: str, value: int) -> None:
+    def sysctl(self, side: str, name: str, value: object) -> None:
         self.hosts[side].sysctl[name] = value
 
     def keep(self, sock: Any) -> None:

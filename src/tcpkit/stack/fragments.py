@@ -23,6 +23,7 @@ class _Queue:
     first: IPv4Header | None = None
     pieces: dict[int, bytes] = field(default_factory=dict)
     total: int | None = None
+    seen_end: int = 0  # the furthest byte any fragment reached
     size: int = 0
     expires: float = 0.0
 
@@ -52,14 +53,27 @@ class Reassembler:
         offset = header.fragment_offset
         end = offset + len(payload)
         more = header.flags & 1
-        if end > MAX_DATAGRAM or (more and len(payload) % 8):
+        if end > MAX_DATAGRAM:
             self._drop(key)
             return "malformed fragment"
+        if more and end % 8:
+            # Linux ip_frag_queue: a fragment that more follow is cut to a multiple of
+            # 8 bytes (RFC 791 says it must be one), and dropped with its datagram if
+            # nothing is left.
+            end &= ~7
+            payload = payload[:end - offset]
+            if end <= offset:
+                self._drop(key)
+                return "empty fragment"
         if not more:
-            if queue.total is not None and queue.total != end:
+            if end < queue.seen_end or (queue.total is not None and queue.total != end):
                 self._drop(key)
                 return "conflicting last fragments"
             queue.total = end
+        elif queue.total is not None and end > queue.total:
+            self._drop(key)
+            return "fragment beyond the last one"
+        queue.seen_end = max(queue.seen_end, end)
         for start, data in queue.pieces.items():
             if start < end and offset < start + len(data):
                 if start == offset and data == payload:

@@ -20,9 +20,10 @@ host's seeded random generator.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 
 WILDCARD = "0.0.0.0"
@@ -96,14 +97,15 @@ class PortTable:
 
     def _search(self, low: int, high: int, parity: int) -> Iterator[int]:
         """The ports of the range in Linux's order: from a random offset, the ports
-        of ``parity`` first, then the others (lazily: the first usually fits)."""
-        span = high - low + 1
-        offset = self.rng.randrange(span)
+        of ``parity`` first, then the others (ranges chained lazily, iterated in C)."""
+        start = low + self.rng.randrange(high - low + 1)
+        runs = []
         for want in (parity, 1 - parity):
-            for i in range(span):
-                port = low + (offset + i) % span
-                if port % 2 == want:
-                    yield port
+            first = start + (start - want) % 2  # the first port >= start of that parity
+            runs.append(range(first, high + 1, 2))
+            runs.append(range(low + (low - want) % 2, first if first <= high else
+                              high + 1, 2))
+        return itertools.chain.from_iterable(runs)
 
     def bind_ephemeral(self, binding: Binding, port_range: tuple[int, int]) -> None:
         """bind() to port 0: any port of the range nobody holds (odd ones first)."""
@@ -116,12 +118,15 @@ class PortTable:
                       f"(no free port in {port_range[0]}-{port_range[1]})")
 
     def connect_ephemeral(self, binding: Binding, port_range: tuple[int, int],
-                          tuple_free: Callable[[int], bool]) -> None:
+                          tuple_free: Callable[[int], bool], busy: Container[int] = ()) -> None:
         """connect() without bind(): a port whose holders were all taken by connect()
         and for which this 4-tuple is free (``tuple_free(port)``), even ports first.
+        ``busy`` holds ports known to be taken toward this destination: they are skipped
+        without a look (the search stays fast when most of the range is in use).
         OSError(EADDRNOTAVAIL) when none is left, as Linux reports it."""
         binding.by_connect = True
-        for port in self._search(*port_range, parity=0):
+        for port in itertools.filterfalse(busy.__contains__,
+                                          self._search(*port_range, parity=0)):
             holders = self._ports.get(port)
             if holders and not all(h.by_connect or h.time_wait for h in holders):
                 continue

@@ -200,7 +200,8 @@ class TcpSock:
             binding = Binding(source, 0, self.reuseaddr, self.reuseport)
             self.host.ports.connect_ephemeral(
                 binding, self._port_range(),
-                lambda p: tcp.tuple_free((source, p, host, port)))
+                lambda p: tcp.tuple_free((source, p, host, port)),
+                tcp.busy_toward.get((source, host, port), ()))
             self.binding = binding
         elif not tcp.tuple_free((source, binding.port, host, port)):
             raise _err(errno.EADDRNOTAVAIL, "this 4-tuple is in use")

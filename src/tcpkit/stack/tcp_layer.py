@@ -59,6 +59,10 @@ class TcpLayer:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.conns: dict[Key, Attached] = {}
+        # Local ports of the connections to each (local address, remote address, remote
+        # port) that are not in TIME_WAIT: what connect() must not pick (see
+        # PortTable.connect_ephemeral). TIME_WAIT ones stay candidates for tcp_tw_reuse.
+        self.busy_toward: dict[tuple[str, str, int], set[int]] = {}
         self.listeners: dict[tuple[str, int], list[Listener]] = {}
         self.challenge_acks = ChallengeAckLimiter(
             host.sysctl.connection.challenge_ack_limit, host.rng)
@@ -80,7 +84,16 @@ class TcpLayer:
         attached.sock = sock
         attached.listener = listener
         self.conns[key] = attached
+        self.busy_toward.setdefault((key[0], key[2], key[3]), set()).add(key[1])
         return attached
+
+    def _not_busy(self, key: Key) -> None:
+        toward = (key[0], key[2], key[3])
+        busy = self.busy_toward.get(toward)
+        if busy is not None:
+            busy.discard(key[1])
+            if not busy:
+                del self.busy_toward[toward]
 
     def tuple_free(self, key: Key) -> bool:
         """Is this 4-tuple unused, or held by a TIME_WAIT remnant tcp_tw_reuse lets a
@@ -141,6 +154,8 @@ class TcpLayer:
             counters.inc("TcpAttemptFails")
         elif new is State.CLOSED and old in _ESTABLISHED_LIKE:
             counters.inc("TcpEstabResets")  # tcp_set_state: ESTABLISHED/CLOSE_WAIT -> CLOSE
+        elif new is State.TIME_WAIT:
+            self._not_busy(attached.key)
         elif new is State.LISTEN and old is State.SYN_RECEIVED:
             counters.inc("TcpAttemptFails")  # a RST killed a half-open child
             self._forget(attached)
@@ -159,6 +174,7 @@ class TcpLayer:
         holds it either."""
         if self.conns.get(attached.key) is attached:
             del self.conns[attached.key]
+            self._not_busy(attached.key)
         attached.deadline = None
         if attached.listener is not None:
             attached.listener.syn_queue.discard(attached)
@@ -270,5 +286,6 @@ class TcpLayer:
     def crash(self) -> None:
         """The host lost power: every connection vanishes without a segment."""
         self.conns.clear()
+        self.busy_toward.clear()
         self.listeners.clear()
         self._timers.clear()

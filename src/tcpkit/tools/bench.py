@@ -11,11 +11,12 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from tcpkit.tools import bench_tcp, bench_wire
+from tcpkit.tools import bench_sim, bench_tcp, bench_wire
 
 SUITES: dict[str, Callable[[bool], list[str]]] = {
     "wire": bench_wire.run_suite,
     "tcp": bench_tcp.run_suite,
+    "sim": bench_sim.run_suite,
 }
 
 

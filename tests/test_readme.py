@@ -16,7 +16,7 @@ def test_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     subprocess.run([sys.executable, "-m", "tcpkit", "demo", "--pcap",
                     str(tmp_path / "trace.pcap")], check=True, capture_output=True)
     monkeypatch.chdir(tmp_path)
-    wire, engine = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    wire, engine, simulation = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
     namespace: dict[str, object] = {}
     exec(compile(wire, "README.md", "exec"), namespace)
     assert "segment" in namespace
@@ -24,6 +24,12 @@ def test_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     exec(compile(engine, "README.md", "exec"), namespace)
     pair = namespace["pair"]
     assert [c.state.name for c in (pair.a, pair.b)] == ["CLOSED", "CLOSED"]  # type: ignore[attr-defined]
+    namespace = {}
+    exec(compile(simulation, "README.md", "exec"), namespace)
+    seen = namespace["seen"]
+    assert seen["errno"] == "ETIMEDOUT"  # type: ignore[index]
+    assert 7200 + 9 * 75 <= seen["after"] <= 8900  # type: ignore[index,operator]
+    assert (tmp_path / "keepalive.pcap").stat().st_size > 24
 
 
 def test_make_targets_named_in_the_readme_exist() -> None:

@@ -57,6 +57,18 @@ def close_with_unread_data(sk: ModuleType) -> Observed:
             outcome(lambda: cli.send(b"x"))]
 
 
+def answer_then_reset(sk: ModuleType) -> Observed:
+    """The demo's story: an answer, then a RST for the unread request body."""
+    srv, cli, conn = _pair(sk)
+    cli.sendall(b"POST / HTTP/1.1\r\n" + b"x" * 2000)
+    first = conn.recv(17)
+    conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    conn.close()
+    cli.settimeout(2)
+    return [first, outcome(lambda: cli.recv(4096)), outcome(lambda: cli.recv(4096)),
+            outcome(lambda: cli.recv(4096))]
+
+
 def linger_zero(sk: ModuleType) -> Observed:
     srv, cli, conn = _pair(sk)
     cli.setsockopt(stdlib.SOL_SOCKET, stdlib.SO_LINGER, struct.pack("ii", 1, 0))
@@ -301,7 +313,7 @@ def names_after_orderly_close(sk: ModuleType) -> Observed:
     return seen
 
 
-STORIES = [connect_to_closed_port, close_with_unread_data, linger_zero,
+STORIES = [connect_to_closed_port, close_with_unread_data, answer_then_reset, linger_zero,
            send_after_peer_closed, reset_before_accept, half_close, nonblocking_calls,
            not_connected, already_connected, invalid_arguments, address_in_use,
            time_wait_blocks_bind, server_restart_needs_reuseaddr, accept_queue_overflow,

@@ -1,90 +1,103 @@
-"""Show a TCP conversation as tcpdump prints it.
+"""The headline demo: the RST after close() with unread data, on the simulated network.
 
-For now the conversation is built packet by packet with tcpkit's wire formats, using the
-values a Linux 6.x client and server put in them (window 64240 with scale 7 in the SYN,
-options ``mss,sackOK,TS,nop,wscale``); the failure lab will replace it with a story
-played by two simulated hosts. ``--pcap FILE`` also writes the packets, so you can read
-them with ``tcpdump -n -r FILE`` and see the same lines.
+A client sends an HTTP request with a body; the server reads only the request line,
+answers "400 Bad Request" and closes. The unread body makes the server's stack send a
+RST instead of a FIN (RFC 2525 §2.17, Linux ``tcp_close``): the client reads the answer
+that arrived before it, and then, where a FIN would have given it an end of file, its
+recv() fails with ECONNRESET. Two hosts, a 10 ms cable, plain blocking socket code,
+virtual time; the cable's capture is printed as ``tcpdump -n -ttttt`` prints it, then
+what each program saw. ``--pcap FILE`` also writes the capture.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 
-from tcpkit.wire.capture import LINKTYPE_RAW, CapturedPacket
-from tcpkit.wire.checksum import pseudo_header
-from tcpkit.wire.ipv4 import PROTO_TCP, IPv4Header
-from tcpkit.wire.pcap import PcapWriter
-from tcpkit.wire.tcp import ACK, FIN, PSH, SYN, TCPSegment
-from tcpkit.wire.tcp_options import MSS, NOP, SACK_PERMITTED, Timestamps, WindowScale
+import tcpkit.socket as socket  # noqa: PLR0402 (the drop-in spelling users write)
+from tcpkit.links.sim import Network, sleep
+from tcpkit.wire.capture_file import open_capture
 from tcpkit.wire.tcpdump import Formatter, TimeFormat
 
-CLIENT = ("192.0.2.1", 45678)
-SERVER = ("192.0.2.2", 80)
+REQUEST = (b"POST /upload HTTP/1.1\r\nHost: 192.0.2.2\r\nContent-Length: 2000\r\n\r\n"
+           + b"x" * 2000)
+ANSWER = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pcap", metavar="FILE", help="also write the packets to FILE")
+    parser.add_argument("--pcap", metavar="FILE", help="also write the capture to FILE")
 
 
-def conversation() -> list[CapturedPacket]:
-    """Handshake, an HTTP request and reply, and the four-way close, with Linux's values."""
-    c_isn, s_isn = 0x3C1F_0A21, 0x9A0B_77E4
-    request = b"GET / HTTP/1.1\r\nHost: 192.0.2.2\r\n\r\n"
-    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
-    c_ts, s_ts = 2_000_000, 7_000_000
+def story() -> tuple[bytes, list[str]]:
+    """Run the story; the capture (pcap bytes) and what the programs saw."""
+    seen: list[str] = []
+    capture = io.BytesIO()
+    with Network(seed=1) as net:
+        client_host = net.add_host("client", "192.0.2.1/24")
+        server_host = net.add_host("server", "192.0.2.2/24")
+        net.link(client_host, server_host, delay=0.005).capture(capture)
 
-    def ts(a: int, b: int) -> tuple[object, ...]:
-        return (NOP, NOP, Timestamps(a, b))
+        def say(who: str, what: str) -> None:
+            seen.append(f"  {net.now * 1000:7.1f} ms  {who:6}  {what}")
 
-    # (time in µs, from client?, seq, ack, flags, window, options, payload)
-    steps: list[tuple[int, bool, int, int, int, int, tuple[object, ...], bytes]] = [
-        (0, True, c_isn, 0, SYN, 64240,
-         (MSS(1460), SACK_PERMITTED, Timestamps(c_ts, 0), NOP, WindowScale(7)), b""),
-        (120, False, s_isn, c_isn + 1, SYN | ACK, 65160,
-         (MSS(1460), SACK_PERMITTED, Timestamps(s_ts, c_ts), NOP, WindowScale(7)), b""),
-        (241, True, c_isn + 1, s_isn + 1, ACK, 502, ts(c_ts, s_ts), b""),
-        (388, True, c_isn + 1, s_isn + 1, PSH | ACK, 502, ts(c_ts, s_ts), request),
-        (512, False, s_isn + 1, c_isn + 1 + len(request), ACK, 509, ts(s_ts, c_ts), b""),
-        (1795, False, s_isn + 1, c_isn + 1 + len(request), PSH | ACK, 509,
-         ts(s_ts + 1, c_ts), reply),
-        (1902, True, c_isn + 1 + len(request), s_isn + 1 + len(reply), ACK, 502,
-         ts(c_ts + 1, s_ts + 1), b""),
-        (2410, True, c_isn + 1 + len(request), s_isn + 1 + len(reply), FIN | ACK, 502,
-         ts(c_ts + 1, s_ts + 1), b""),
-        (2533, False, s_isn + 1 + len(reply), c_isn + 2 + len(request), FIN | ACK, 509,
-         ts(s_ts + 2, c_ts + 1), b""),
-        (2650, True, c_isn + 2 + len(request), s_isn + 2 + len(reply), ACK, 502,
-         ts(c_ts + 2, s_ts + 2), b""),
-    ]
-    start_ns = 1_700_000_000 * 1_000_000_000
-    packets = []
-    for i, (us, from_client, seq, ack, flags, window, options, payload) in enumerate(steps):
-        src, dst = (CLIENT, SERVER) if from_client else (SERVER, CLIENT)
-        ip = IPv4Header(src=src[0], dst=dst[0], protocol=PROTO_TCP, identification=0x4D00 + i)
-        segment = TCPSegment(src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, flags, window,
-                             options=options, payload=payload)  # type: ignore[arg-type]
-        data = ip.packet(segment.build(pseudo_header(ip.src_packed, ip.dst_packed, PROTO_TCP)))
-        packets.append(CapturedPacket(start_ns + us * 1000, data, len(data), LINKTYPE_RAW))
-    return packets
+        def server() -> None:
+            listener = socket.create_server(("0.0.0.0", 80))
+            conn, peer = listener.accept()
+            say("server", f"accept() -> a connection from {peer[0]}")
+            line = conn.recv(23)
+            say("server", f"recv(23) -> {line!r}; the rest stays unread")
+            conn.sendall(ANSWER)
+            say("server", "sendall(b'HTTP/1.1 400 Bad Request...')")
+            conn.close()
+            say("server", "close() with unread data: a RST goes out, not a FIN")
+
+        def client() -> None:
+            sleep(0.001)
+            conn = socket.create_connection(("192.0.2.2", 80))
+            say("client", "connect() -> connected")
+            conn.sendall(REQUEST)
+            say("client", f"sendall({len(REQUEST)} bytes of request)")
+            sleep(0.1)  # busy elsewhere; the answer and the RST arrive meanwhile
+            for _ in range(2):
+                try:
+                    data = conn.recv(4096)
+                    say("client", f"recv() -> {data[:24]!r}...")
+                except OSError as exc:
+                    say("client", f"recv() -> {type(exc).__name__}: [Errno {exc.errno}] "
+                                  f"{exc.strerror}")
+
+        net.spawn(server_host, server)
+        net.spawn(client_host, client)
+        net.run(until=5)
+    return capture.getvalue(), seen
 
 
 def run(args: argparse.Namespace) -> int:
-    packets = conversation()
-    print("A TCP conversation between a client and a web server, as tcpdump -n -tt prints it.")
-    print("(Packets built by hand with Linux's values; the simulated network is on its way.)")
+    pcap, seen = story()
+    print("The RST after close() with unread data, on tcpkit's simulated network: a client")
+    print("POSTs 2000 bytes; the server reads only the request line, answers 400 and")
+    print("closes. On the cable (tcpdump -n -ttttt):")
     print()
-    formatter = Formatter(time_format=TimeFormat.EPOCH)
-    for packet in packets:
+    formatter = Formatter(time_format=TimeFormat.SINCE_FIRST)
+    for packet in open_capture(io.BytesIO(pcap)):
         print(formatter.line(packet))
+    print()
+    print("What the programs saw (virtual time):")
+    print("\n".join(seen))
+    print()
+    print("The server closed with bytes it never read, so its stack reset the connection")
+    print("(RFC 2525 §2.17; Linux does the same) instead of ending it with a FIN. The client")
+    print("still reads what arrived before the RST, then gets ECONNRESET where it expected")
+    print("an end of file; a client still sending its body sees the reset on send() (or")
+    print("EPIPE) and often never reads the answer. The fix is on the server: read the")
+    print("whole request (or shutdown(SHUT_WR) and drain) before close().")
     if args.pcap:
         try:
-            with PcapWriter(args.pcap, LINKTYPE_RAW) as writer:
-                for packet in packets:
-                    writer.write_ns(packet.data, packet.ts_ns)
+            with open(args.pcap, "wb") as out:
+                out.write(pcap)
         except OSError as exc:
             print(f"tcpkit demo: cannot write {args.pcap}: {exc.strerror or exc}", file=sys.stderr)
             return 1
-        print(f"\nWrote {len(packets)} packets to {args.pcap}: try tcpdump -n -tt -r {args.pcap}")
+        print(f"\nWrote the capture to {args.pcap}: try tcpdump -n -ttttt -r {args.pcap}")
     return 0

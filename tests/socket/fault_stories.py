@@ -37,20 +37,21 @@ def _timed(w: World, times: dict[str, float], name: str, call: Callable[[], Any]
         times[name] = w.now() - start
 
 
-def keepalive_on_unplugged_peer(w: World) -> Told:
-    """The half-open connection only keepalive finds: idle 1 s, 2 probes 1 s apart."""
+def _peer_vanishes(w: World, setup: Callable[[Any], None], payload: bytes,
+                   timeout: float) -> Told:
+    """Connect, configure the socket, unplug the cable, maybe send, then see how long
+    recv() blocks and what the socket says afterwards."""
     seen: list[Any] = []
     times: dict[str, float] = {}
 
     def client() -> None:
         w.sleep(0.2)
         conn = w.sk.create_connection((B, PORT))
+        setup(conn)
         w.sleep(0.1)  # the handshake's last ACK reaches the server before the unplug
-        conn.setsockopt(stdlib.SOL_SOCKET, stdlib.SO_KEEPALIVE, 1)
-        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_KEEPIDLE, 1)
-        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_KEEPINTVL, 1)
-        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_KEEPCNT, 2)
         w.unplug()
+        if payload:
+            seen.append(conn.send(payload))
         seen.append(_timed(w, times, "recv", lambda: conn.recv(10)))
         seen.extend([outcome(lambda: conn.recv(10)), outcome(lambda: conn.send(b"x")),
                      conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR)])
@@ -59,55 +60,30 @@ def keepalive_on_unplugged_peer(w: World) -> Told:
 
     w.spawn("b", _serve_one(w))
     w.spawn("a", client)
-    w.run(30)
+    w.run(timeout)
     return seen, times
+
+
+def keepalive_on_unplugged_peer(w: World) -> Told:
+    """The half-open connection only keepalive finds: idle 1 s, 2 probes 1 s apart."""
+    def keepalive(conn: Any) -> None:
+        conn.setsockopt(stdlib.SOL_SOCKET, stdlib.SO_KEEPALIVE, 1)
+        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_KEEPIDLE, 1)
+        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_KEEPINTVL, 1)
+        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_KEEPCNT, 2)
+    return _peer_vanishes(w, keepalive, b"", 30)
 
 
 def user_timeout_with_unacked_data(w: World) -> Told:
     """TCP_USER_TIMEOUT 2 s: data sent into an unplugged cable gives up after it."""
-    seen: list[Any] = []
-    times: dict[str, float] = {}
-
-    def client() -> None:
-        w.sleep(0.2)
-        conn = w.sk.create_connection((B, PORT))
-        conn.setsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_USER_TIMEOUT, 2000)
-        w.sleep(0.1)
-        w.unplug()
-        seen.append(conn.send(b"are you there?"))
-        seen.append(_timed(w, times, "recv", lambda: conn.recv(10)))
-        seen.extend([outcome(lambda: conn.send(b"x")),
-                     conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR)])
-        w.replug()
-        conn.close()
-
-    w.spawn("b", _serve_one(w))
-    w.spawn("a", client)
-    w.run(30)
-    return seen, times
+    return _peer_vanishes(w, lambda conn: conn.setsockopt(
+        stdlib.IPPROTO_TCP, stdlib.TCP_USER_TIMEOUT, 2000), b"are you there?", 30)
 
 
 def retries2_exhausted(w: World) -> Told:
     """tcp_retries2=3: the retransmission timer gives up on unacknowledged data."""
-    seen: list[Any] = []
-    times: dict[str, float] = {}
     w.sysctl("a", "net.ipv4.tcp_retries2", 3)
-
-    def client() -> None:
-        w.sleep(0.2)
-        conn = w.sk.create_connection((B, PORT))
-        w.sleep(0.1)
-        w.unplug()
-        seen.append(conn.send(b"x" * 100))
-        seen.append(_timed(w, times, "recv", lambda: conn.recv(10)))
-        seen.append(outcome(lambda: conn.send(b"x")))
-        w.replug()
-        conn.close()
-
-    w.spawn("b", _serve_one(w))
-    w.spawn("a", client)
-    w.run(60)
-    return seen, times
+    return _peer_vanishes(w, lambda conn: None, b"x" * 100, 60)
 
 
 def syn_retries_exhausted(w: World) -> Told:

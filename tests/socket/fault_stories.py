@@ -217,10 +217,47 @@ def ephemeral_ports_exhausted(w: World) -> Told:
     return seen, {}
 
 
+def established_count(w: World) -> Told:
+    """TcpCurrEstab on both hosts as three connections open and close one by one (a
+    connection in CLOSE_WAIT still counts, one in FIN_WAIT_2 does not)."""
+    seen: list[Any] = []
+
+    def count() -> None:
+        w.sleep(0.1)
+        seen.append((w.counter("a", "TcpCurrEstab"), w.counter("b", "TcpCurrEstab")))
+
+    def server() -> None:
+        srv = w.sk.create_server(("0.0.0.0", PORT))
+        conns = [srv.accept()[0] for _ in range(3)]
+        w.sleep(0.5)  # the client closes the first one meanwhile: CLOSE_WAIT here
+        conns[0].close()
+        for conn in conns[1:]:
+            w.keep(conn)
+        w.keep(srv)
+
+    def client() -> None:
+        w.sleep(0.2)
+        conns = [w.sk.create_connection((B, PORT)) for _ in range(3)]
+        count()
+        conns[0].close()
+        count()
+        w.sleep(0.5)
+        count()
+        conns[1].setsockopt(stdlib.SOL_SOCKET, stdlib.SO_LINGER, struct.pack("ii", 1, 0))
+        conns[1].close()
+        count()
+        w.keep(conns[2])
+
+    w.spawn("b", server)
+    w.spawn("a", client)
+    w.run(10)
+    return seen, {}
+
+
 def errno_name(code: int) -> str:
     return errno.errorcode.get(code, str(code)) if code else "ok"
 
 
 STORIES = [keepalive_on_unplugged_peer, user_timeout_with_unacked_data, retries2_exhausted,
            syn_retries_exhausted, no_route, dead_neighbour, peer_rebooted,
-           refused_after_reboot, ephemeral_ports_exhausted]
+           refused_after_reboot, ephemeral_ports_exhausted, established_count]

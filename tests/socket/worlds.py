@@ -37,6 +37,7 @@ class World(Protocol):
     def replug(self) -> None: ...
     def sysctl(self, side: str, name: str, value: object) -> None: ...
     def keep(self, sock: Any) -> None: ...
+    def counter(self, side: str, name: str) -> int: ...
 
 
 class KernelWorld:
@@ -115,6 +116,18 @@ class KernelWorld:
     def keep(self, sock: Any) -> None:
         self._kept.append(sock)
 
+    def counter(self, side: str, name: str) -> int:
+        """An ``nstat`` counter (``TcpCurrEstab``) of the side's namespace."""
+        ns = self.pair.a if side == "a" else self.pair.b
+        text = subprocess.run(ns.exec("cat", "/proc/net/snmp", "/proc/net/netstat"),
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+        for names, values in zip(text[::2], text[1::2], strict=True):
+            group, *fields = names.split()
+            for field, value in zip(fields, values.split()[1:], strict=True):
+                if group[:-1] + field == name:
+                    return int(value)
+        raise KeyError(name)
+
     def close(self) -> None:
         for sock in self._kept:
             sock.close()
@@ -162,6 +175,9 @@ class SimWorld:
 
     def keep(self, sock: Any) -> None:
         del sock  # the simulated host holds it until the network is closed
+
+    def counter(self, side: str, name: str) -> int:
+        return self.hosts[side].counters[name]
 
     def close(self) -> None:
         self.net.close()

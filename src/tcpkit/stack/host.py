@@ -88,6 +88,8 @@ class Host:
         self._local: set[str] = set()  # our addresses: looked up for every packet
         self.ports = PortTable(self.rng)
         self.tcp = TcpLayer(self)
+        # Read through self.tcp at each call: a reboot replaces the TCP layer.
+        self.counters.gauge("TcpCurrEstab", lambda: self.tcp.current_established())  # noqa: PLW0108
         self.fragments = Reassembler(self.sysctl["net.ipv4.ipfrag_time"],
                                      self.sysctl["net.ipv4.ipfrag_high_thresh"])
         self.drops: deque[str] = deque(maxlen=100)  # why recent packets were dropped

@@ -9,7 +9,7 @@ Linux's own (include/uapi/linux/snmp.h).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
 COUNTERS: Final = frozenset({
@@ -37,10 +37,15 @@ COUNTERS: Final = frozenset({
 class Counters:
     """The counters of one host; unknown names are a programming error (KeyError)."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_gauges", "_values")
 
     def __init__(self) -> None:
         self._values: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self._gauges: dict[str, Callable[[], int]] = {}
+
+    def gauge(self, name: str, read: Callable[[], int]) -> None:
+        """A value read when asked for, not counted (``TcpCurrEstab``)."""
+        self._gauges[name] = read
 
     def inc(self, name: str, by: int = 1) -> None:
         try:
@@ -49,14 +54,17 @@ class Counters:
             raise KeyError(f"no counter named {name!r}") from None
 
     def __getitem__(self, name: str) -> int:
+        gauge = self._gauges.get(name)
+        if gauge is not None:
+            return gauge()
         try:
             return self._values[name]
         except KeyError:
             raise KeyError(f"no counter named {name!r}") from None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._values))
+        return iter(sorted([*self._values, *self._gauges]))
 
     def nonzero(self) -> dict[str, int]:
-        """The counters that moved, as ``nstat`` lists them."""
-        return {name: value for name, value in sorted(self._values.items()) if value}
+        """The counters that moved (and gauges not at zero), as ``nstat`` lists them."""
+        return {name: value for name in self if (value := self[name])}

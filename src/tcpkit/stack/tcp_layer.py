@@ -69,6 +69,11 @@ class TcpLayer:
         self._timers: list[tuple[float, int, Attached]] = []
         self._order = itertools.count()
 
+    def current_established(self) -> int:
+        """RFC 4022 tcpCurrEstab: connections in ESTABLISHED or CLOSE_WAIT (Linux counts
+        both since 6.10, tcp_set_state)."""
+        return sum(1 for a in self.conns.values() if a.conn.state in _ESTABLISHED_LIKE)
+
     # -- connections -------------------------------------------------------------------
 
     def new_connection(self, local: tuple[str, int], remote: tuple[str, int],

@@ -25,9 +25,7 @@ ClientConnected = Callable[[_asyncio.StreamReader, _asyncio.StreamWriter],
 
 
 def _address(host: str | None, port: int | str | None) -> tuple[str, int]:
-    family, kind, proto, _, address = _socket.getaddrinfo(host, port)[0]
-    del family, kind, proto
-    return address  # type: ignore[no-any-return]
+    return _socket.getaddrinfo(host, port)[0][4]  # type: ignore[no-any-return]
 
 
 async def open_connection(host: str | None = None, port: int | str | None = None, *,

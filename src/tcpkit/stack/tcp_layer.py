@@ -59,9 +59,10 @@ class TcpLayer:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.conns: dict[Key, Attached] = {}
-        # Local ports of the connections to each (local address, remote address, remote
-        # port) that are not in TIME_WAIT: what connect() must not pick (see
-        # PortTable.connect_ephemeral). TIME_WAIT ones stay candidates for tcp_tw_reuse.
+        # Local ports connect() chose for the connections to each (local address, remote
+        # address, remote port) not in TIME_WAIT: what a new connect() can skip without
+        # a look (PortTable.connect_ephemeral). TIME_WAIT ones stay candidates for
+        # tcp_tw_reuse.
         self.busy_toward: dict[tuple[str, str, int], set[int]] = {}
         self.listeners: dict[tuple[str, int], list[Listener]] = {}
         self.challenge_acks = ChallengeAckLimiter(
@@ -89,7 +90,11 @@ class TcpLayer:
         attached.sock = sock
         attached.listener = listener
         self.conns[key] = attached
-        self.busy_toward.setdefault((key[0], key[2], key[3]), set()).add(key[1])
+        if binding is not None and binding.by_connect:
+            # Only ports connect() chose compete for the ephemeral range; an accepted
+            # connection would cost an index entry for nothing (the port table's own
+            # checks still see every holder).
+            self.busy_toward.setdefault((key[0], key[2], key[3]), set()).add(key[1])
         return attached
 
     def _not_busy(self, key: Key) -> None:

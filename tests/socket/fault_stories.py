@@ -254,10 +254,100 @@ def established_count(w: World) -> Told:
     return seen, {}
 
 
+def connect_rejected(w: World) -> Told:
+    """A firewall on the server answers the SYN with ICMP destination unreachable: any
+    code ends connect() at once with its errno (RFC 1122 §4.2.3.9 lets SYN-SENT treat it
+    as hard; Linux icmp_err_convert names the errno)."""
+    seen: list[Any] = []
+    times: dict[str, float] = {}
+
+    def client() -> None:
+        for kind in ("port-unreachable", "host-unreachable", "admin-prohibited",
+                     "net-unreachable"):
+            w.reject(kind)
+            conn = w.sk.socket()
+            seen.append(_timed(w, times, kind, lambda: conn.connect((B, PORT))))  # noqa: B023
+            seen.append(outcome(lambda: conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR)))  # noqa: B023
+            conn.close()
+            w.reject(None)
+
+    w.spawn("a", client)
+    w.run(10)
+    return seen, times
+
+
+def _rejected_midway(w: World, kind: str, then: Callable[[Any, list[Any]], None]) -> Told:
+    """Connected (tcp_retries2=3), then the server's firewall starts rejecting with
+    ``kind`` and 100 bytes are sent into it; ``then`` goes on from there."""
+    seen: list[Any] = []
+    w.sysctl("a", "net.ipv4.tcp_retries2", 3)
+
+    def client() -> None:
+        w.sleep(0.2)
+        conn = w.sk.create_connection((B, PORT))
+        w.sleep(0.1)
+        w.reject(kind)
+        seen.append(conn.send(b"x" * 100))
+        then(conn, seen)
+        w.reject(None)
+        conn.close()
+
+    w.spawn("b", _serve_one(w))
+    w.spawn("a", client)
+    w.run(60)
+    return seen, {}
+
+
+def _until_given_up(w: World, kind: str) -> Told:
+    """ICMP errors while connected are soft: the retransmissions go on until
+    tcp_retries2 gives up, and the error reported is the ICMP's, not ETIMEDOUT (Linux
+    tcp_write_err)."""
+    times: dict[str, float] = {}
+
+    def then(conn: Any, seen: list[Any]) -> None:
+        seen.append(_timed(w, times, "recv", lambda: conn.recv(10)))
+        seen.extend([outcome(lambda: conn.send(b"x")),
+                     conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR)])
+        seen.append({name: w.counter("a", name) for name in (
+            "TcpRetransSegs", "IcmpInDestUnreachs", "TcpExtOutOfWindowIcmps")})
+
+    return _rejected_midway(w, kind, then)[0], times
+
+
+def host_unreachable_while_established(w: World) -> Told:
+    """Host unreachable also undoes the RTO backoff (RFC 6069): the retransmissions
+    probe at the base RTO while the ICMP keeps coming."""
+    return _until_given_up(w, "host-unreachable")
+
+
+def port_unreachable_while_established(w: World) -> Told:
+    """Port unreachable: soft, no backoff revert; ECONNREFUSED once retries run out."""
+    return _until_given_up(w, "port-unreachable")
+
+
+def soft_error_read_early(w: World) -> Told:
+    """SO_ERROR shows a soft ICMP error while TCP still retries, and reading it clears
+    it: when the retries later run out in silence, the error is ETIMEDOUT."""
+    times: dict[str, float] = {}
+
+    def then(conn: Any, seen: list[Any]) -> None:
+        w.sleep(0.5)
+        seen.append(conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR))
+        seen.append(conn.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR))
+        w.unplug()
+        w.reject(None)
+        seen.append(_timed(w, times, "recv", lambda: conn.recv(10)))
+        w.replug()
+
+    return _rejected_midway(w, "port-unreachable", then)[0], times
+
+
 def errno_name(code: int) -> str:
     return errno.errorcode.get(code, str(code)) if code else "ok"
 
 
 STORIES = [keepalive_on_unplugged_peer, user_timeout_with_unacked_data, retries2_exhausted,
            syn_retries_exhausted, no_route, dead_neighbour, peer_rebooted,
-           refused_after_reboot, ephemeral_ports_exhausted, established_count]
+           refused_after_reboot, ephemeral_ports_exhausted, established_count,
+           connect_rejected, host_unreachable_while_established,
+           port_unreachable_while_established, soft_error_read_early]

@@ -313,9 +313,31 @@ def names_after_orderly_close(sk: ModuleType) -> Observed:
     return seen
 
 
+def options_are_per_socket(sk: ModuleType) -> Observed:
+    """Accepted sockets inherit the listener's options as they were at the handshake;
+    a later change on the listener, or on one sibling, touches no other socket."""
+    tcp, sol = stdlib.IPPROTO_TCP, stdlib.SOL_SOCKET
+
+    def options(s: Any) -> list[int]:
+        return [s.getsockopt(sol, stdlib.SO_KEEPALIVE), s.getsockopt(tcp, stdlib.TCP_NODELAY),
+                s.getsockopt(tcp, stdlib.TCP_KEEPIDLE)]
+
+    srv, port = _listener(sk)
+    srv.setsockopt(sol, stdlib.SO_KEEPALIVE, 1)
+    srv.setsockopt(tcp, stdlib.TCP_KEEPIDLE, 50)
+    first, second = sk.create_connection(("127.0.0.1", port)), sk.socket()
+    a, _ = srv.accept()
+    srv.setsockopt(tcp, stdlib.TCP_KEEPIDLE, 70)
+    second.connect(("127.0.0.1", port))
+    b, _ = srv.accept()
+    a.setsockopt(tcp, stdlib.TCP_NODELAY, 1)
+    first.setsockopt(tcp, stdlib.TCP_KEEPIDLE, 90)
+    return [options(s) for s in (srv, a, b, first, second)]
+
+
 STORIES = [connect_to_closed_port, close_with_unread_data, answer_then_reset, linger_zero,
            send_after_peer_closed, reset_before_accept, half_close, nonblocking_calls,
            not_connected, already_connected, invalid_arguments, address_in_use,
            time_wait_blocks_bind, server_restart_needs_reuseaddr, accept_queue_overflow,
            option_values, timeouts, peek_and_waitall, connect_completed_by_poll,
-           names_after_reset, names_after_orderly_close]
+           names_after_reset, names_after_orderly_close, options_are_per_socket]

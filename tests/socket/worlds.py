@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import socket as stdlib
+import struct
 import subprocess
 import threading
 import time
@@ -20,9 +21,15 @@ from typing import Any, Protocol
 
 import tcpkit.socket
 from tcpkit.links import sim
+from tcpkit.wire import icmp
 from tests.netns import VethPair
 
 A, B = "192.0.2.1", "192.0.2.2"
+# nft's names for ICMP destination unreachable codes (``reject with icmp type ...``).
+REJECT_CODES = {"net-unreachable": icmp.NET_UNREACHABLE,
+                "host-unreachable": icmp.HOST_UNREACHABLE,
+                "port-unreachable": icmp.PORT_UNREACHABLE,
+                "admin-prohibited": icmp.ADMIN_PROHIBITED}
 CLONE_NEWNET = 0x40000000
 
 
@@ -35,6 +42,7 @@ class World(Protocol):
     def sleep(self, seconds: float) -> None: ...
     def unplug(self) -> None: ...
     def replug(self) -> None: ...
+    def reject(self, kind: str | None) -> None: ...
     def sysctl(self, side: str, name: str, value: object) -> None: ...
     def keep(self, sock: Any) -> None: ...
     def counter(self, side: str, name: str) -> int: ...
@@ -52,6 +60,7 @@ class KernelWorld:
         self._actors: list[tuple[str, Callable[[], None]]] = []
         self._kept: list[Any] = []
         self._libc = ctypes.CDLL(None, use_errno=True)
+        self._rejecter: _Rejecter | None = None
 
     def _namespace(self, side: str) -> str:
         return (self.pair.a if side == "a" else self.pair.b).name
@@ -110,6 +119,27 @@ class KernelWorld:
     def replug(self) -> None:
         subprocess.run(self.pair.b.exec("nft", "delete", "table", "inet", "tkcut"), check=True)
 
+    def reject(self, kind: str | None) -> None:
+        """A firewall next to ``b`` answers every TCP segment for it with an ICMP
+        destination unreachable of ``kind`` (nft's name: host-unreachable, ...), half a
+        millisecond later, as on a cable; None: no more.
+
+        Not ``nft ... reject`` on ``b`` itself: over a veth the ICMP comes back within the
+        sender's own system call, while its socket is locked, and Linux then keeps it as
+        a soft error only (LockDroppedIcmps). No real path is that short."""
+        if self._rejecter is not None:
+            self._rejecter.stop()
+            self._rejecter = None
+            subprocess.run(self.pair.b.exec("nft", "delete", "table", "inet", "tkreject"),
+                           check=True)
+        if kind is None:
+            return
+        rules = ("add table inet tkreject\n"
+                 "add chain inet tkreject in { type filter hook input priority 0; }\n"
+                 "add rule inet tkreject in ip protocol tcp drop\n")
+        subprocess.run(self.pair.b.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+        self._rejecter = _Rejecter(self, REJECT_CODES[kind])
+
     def sysctl(self, side: str, name: str, value: object) -> None:
         (self.pair.a if side == "a" else self.pair.b).sysctl(name, value)
 
@@ -129,9 +159,61 @@ class KernelWorld:
         raise KeyError(name)
 
     def close(self) -> None:
+        if self._rejecter is not None:
+            self._rejecter.stop()
         for sock in self._kept:
             sock.close()
         self.pair.delete()
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+class _Rejecter:
+    """A thread in ``b``'s namespace that sees each TCP datagram ``a`` sends (a packet
+    socket taps the veth before nftables drops it) and answers it from ``b`` with an
+    ICMP destination unreachable quoting its IP header and first 8 bytes (RFC 792)."""
+
+    def __init__(self, world: KernelWorld, code: int) -> None:
+        self._code = code
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._world = world
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(5):
+            raise AssertionError("the ICMP rejecter did not start")
+
+    def _run(self) -> None:
+        self._world._enter("b")
+        tap = stdlib.socket(stdlib.AF_PACKET, stdlib.SOCK_DGRAM, stdlib.htons(0x0800))
+        tap.bind((self._world.pair.b_if, 0))
+        tap.settimeout(0.05)
+        out = stdlib.socket(stdlib.AF_INET, stdlib.SOCK_RAW, stdlib.IPPROTO_ICMP)
+        self._ready.set()
+        with tap, out:
+            while not self._stop.is_set():
+                try:
+                    packet, (_, _, pkttype, *_) = tap.recvfrom(65535)
+                except TimeoutError:
+                    continue
+                if pkttype == stdlib.PACKET_OUTGOING or packet[9] != stdlib.IPPROTO_TCP:
+                    continue
+                quoted = packet[:(packet[0] & 0x0F) * 4 + 8]
+                body = struct.pack("!BBHI", 3, self._code, 0, 0) + quoted
+                message = body[:2] + struct.pack("!H", _checksum(body)) + body[4:]
+                time.sleep(0.0005)
+                out.sendto(message, (stdlib.inet_ntoa(packet[12:16]), 0))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 class SimWorld:
@@ -169,6 +251,11 @@ class SimWorld:
 
     def replug(self) -> None:
         self.link.replug()
+
+    def reject(self, kind: str | None) -> None:
+        # The kernel world's firewall answers every segment: no rate limit here either.
+        self.hosts["b"].sysctl["net.ipv4.icmp_ratelimit"] = 0
+        self.hosts["b"].reject(None if kind is None else REJECT_CODES[kind])
 
     def sysctl(self, side: str, name: str, value: object) -> None:
         self.hosts[side].sysctl[name] = value

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tcpkit.stack.fragments import Reassembler
+from tcpkit.stack.icmp_ratelimit import IcmpRateLimit
 from tcpkit.stack.mib import Counters
 from tcpkit.stack.ports import PortTable
 from tcpkit.stack.routes import Interface, RouteTable
@@ -96,6 +97,8 @@ class Host:
         self.down = False  # crashed: no power until reboot()
         self._neighbours: dict[tuple[str, str], _Neighbour] = {}
         self._pmtu: dict[str, tuple[int, float]] = {}
+        self.rejecting: int | None = None  # see reject()
+        self.icmp_limit = IcmpRateLimit(self.sysctl.connection.hz)
         self._backlog: deque[bytes] = deque()
         self._settling = False
         self._timers: list[tuple[float, int, Callable[[float], None]]] = []
@@ -204,6 +207,15 @@ class Host:
         self.tcp.on_timer(now)
         self.settle()
 
+    def reject(self, code: int | None) -> None:
+        """A firewall rule on input: every TCP segment for us is answered with an ICMP
+        destination unreachable of ``code`` instead of being delivered, as
+        ``nft add rule ... ip protocol tcp reject with icmp type ...`` does on Linux
+        (``nf_send_unreach``). ``None`` lifts the rule."""
+        if code is not None and not 0 <= code <= icmp.NR_UNREACH:
+            raise ValueError(f"ICMP destination unreachable code {code} is not in 0..15")
+        self.rejecting = code
+
     # -- power -------------------------------------------------------------------------
 
     def crash(self) -> None:
@@ -212,6 +224,7 @@ class Host:
         self.tcp.crash()
         self.ports = PortTable(self.rng)
         self._neighbours.clear()
+        self.icmp_limit = IcmpRateLimit(self.sysctl.connection.hz)
         self._backlog.clear()
         self._timers.clear()
         self.fragments = Reassembler(self.fragments.timeout, self.fragments.limit)
@@ -374,6 +387,11 @@ class Host:
                 return
             counters.inc("IpReasmOKs")
             header, payload = result
+        if self.rejecting is not None and header.protocol == PROTO_TCP:
+            # The input hook runs on the reassembled datagram, before delivery.
+            self._send_unreachable(header, payload if header.is_fragment else None, packet,
+                                   self.rejecting, now)
+            return
         counters.inc("IpInDelivers")
         if header.protocol == PROTO_TCP:
             self.tcp.input(header.src, header.dst, payload, header.src_packed,
@@ -383,6 +401,23 @@ class Host:
         else:
             counters.inc("IpInUnknownProtos")
         self.settle()
+
+    def _send_unreachable(self, header: IPv4Header, payload: bytes | None, packet: bytes,
+                          code: int, now: float) -> None:
+        """Answer a datagram with destination unreachable ``code`` (Linux ``icmp_send``,
+        rate limited per destination: :mod:`tcpkit.stack.icmp_ratelimit`)."""
+        counters = self.counters
+        if not self.is_local(header.src) and not self.icmp_limit.allow(
+                header.src, icmp.DEST_UNREACHABLE, code, now,
+                ratelimit_ms=self.sysctl["net.ipv4.icmp_ratelimit"],
+                ratemask=self.sysctl["net.ipv4.icmp_ratemask"]):
+            counters.inc("IcmpOutRateLimitHost")
+            return
+        quoted = header.packet(payload) if payload is not None else packet
+        message = icmp.ICMPMessage.destination_unreachable(code, quoted)
+        counters.inc("IcmpOutMsgs")
+        counters.inc("IcmpOutDestUnreachs")
+        self.ip_output(header.dst, header.src, PROTO_ICMP, message.build())
 
     def _icmp_input(self, header: IPv4Header, payload: bytes, now: float) -> None:
         counters = self.counters
@@ -423,6 +458,11 @@ class Host:
                 return
             err = UNREACH_ERRNO.get(message.code)
             if err is None:
+                return
+            if message.code in (icmp.NET_UNREACHABLE, icmp.HOST_UNREACHABLE):
+                # RFC 6069: the path is down, not congested; the retransmission backoff
+                # may be undone (Linux tcp_v4_err -> tcp_ld_RTO_revert).
+                self.tcp.icmp_error(key, seq, err, 0, now, revert_backoff=True)
                 return
         elif message.type == icmp.TIME_EXCEEDED:
             err = errno.EHOSTUNREACH

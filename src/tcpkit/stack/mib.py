@@ -20,6 +20,7 @@ COUNTERS: Final = frozenset({
     "IpInDiscards", "IpOutDiscards",
     # RFC 792 / RFC 4293 ICMP.
     "IcmpInMsgs", "IcmpInErrors", "IcmpInDestUnreachs", "IcmpOutMsgs", "IcmpOutDestUnreachs",
+    "IcmpOutRateLimitHost",
     # RFC 4022 tcp group.
     "TcpActiveOpens", "TcpPassiveOpens", "TcpAttemptFails", "TcpEstabResets",
     "TcpInSegs", "TcpOutSegs", "TcpRetransSegs", "TcpInErrs", "TcpOutRsts", "TcpInCsumErrors",

@@ -60,7 +60,7 @@ def _range(value: int, low: int, high: int, name: str) -> int:
 
 def setsockopt(sock: TcpSock, level: int, name: int, value: int | bytes) -> None:
     """Set one option (see the module docstring)."""
-    cfg = sock.config
+    cfg = sock.own_config()
     conn = sock.conn
     now = sock.host.now
     if level == SOL:
@@ -144,7 +144,7 @@ def _keepalive(sock: TcpSock, **values: float) -> None:
     if conn is not None:
         conn.set_keepalive(sock.host.now, **values)  # type: ignore[arg-type]
         return
-    cfg = sock.config
+    cfg = sock.own_config()
     if "idle" in values:
         cfg.keepalive_time = values["idle"]
     if "interval" in values:
@@ -173,7 +173,7 @@ def getsockopt(sock: TcpSock, level: int, name: int, buflen: int = 0) -> int | b
             _socket.SO_ACCEPTCONN: int(sock.listener is not None),
         }
         if name == _socket.SO_ERROR:
-            return sock.take_error()
+            return sock.take_error(soft=True)
         if name not in values:
             raise _err(errno.ENOPROTOOPT, f"SOL_SOCKET option {name} not modelled")
         return _sized(values[name], buflen)

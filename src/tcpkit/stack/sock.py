@@ -27,6 +27,7 @@ from tcpkit.tcp.user_calls import WouldBlock
 if TYPE_CHECKING:
     from tcpkit.stack.host import Host
     from tcpkit.stack.tcp_layer import Attached
+    from tcpkit.tcp.config import ConnectionConfig
     from tcpkit.tcp.connection import Connection
 
 Address = tuple[str, int]
@@ -75,7 +76,7 @@ class TcpSock:
 
     def __init__(self, host: Host, attached: Attached | None = None) -> None:
         self.host = host
-        self.config = host.sysctl.connection_config()
+        self._config = host.sysctl.connection_config()
         self.reuseaddr = False
         self.reuseport = False
         self.binding: Binding | None = None
@@ -85,10 +86,24 @@ class TcpSock:
         self.closed = False
         self._error = 0  # an error not tied to a connection (ICMP before connecting)
         if attached is not None:
-            self.config = attached.conn.config
             self.binding = attached.binding
             self.state = SockState.CONNECTED
             attached.sock = self
+
+    @property
+    def config(self) -> ConnectionConfig:
+        """The socket's settings: its connection's once it has one (one fact, one
+        place), read-only: :meth:`own_config` before changing one."""
+        attached = self.attached
+        return attached.conn.config if attached is not None else self._config
+
+    def own_config(self) -> ConnectionConfig:
+        """The settings, copied first if shared with other sockets (copy-on-write)."""
+        attached = self.attached
+        if attached is not None:
+            return attached.conn.own_config()
+        cfg = self._config = self._config.own()
+        return cfg
 
     @property
     def conn(self) -> Connection | None:
@@ -205,8 +220,7 @@ class TcpSock:
             self.binding = binding
         elif not tcp.tuple_free((source, binding.port, host, port)):
             raise _err(errno.EADDRNOTAVAIL, "this 4-tuple is in use")
-        conn = tcp.new_connection((source, binding.port), (host, port), self.config)
-        self.config = conn.config
+        conn = tcp.new_connection((source, binding.port), (host, port), self._config)
         attached = tcp.attach(conn, sock=self, binding=binding)
         self.attached = attached
         self.state = SockState.CONNECTING
@@ -234,6 +248,7 @@ class TcpSock:
             return
         self.state = SockState.UNCONNECTED
         err = self.take_error()
+        self._config = conn.config if conn is not None else self._config  # options set meanwhile
         self.attached = None
         if self.binding is not None and self.binding.by_connect:
             self.host.ports.release(self.binding)
@@ -336,15 +351,16 @@ class TcpSock:
 
     def abort(self) -> None:
         """close() with SO_LINGER {1, 0}."""
-        self.config.linger = 0.0
+        self.own_config().linger = 0.0
         self.close()
 
     # -- status ------------------------------------------------------------------------
 
-    def take_error(self) -> int:
-        """SO_ERROR: the pending error, cleared by reading it."""
+    def take_error(self, *, soft: bool = False) -> int:
+        """The pending error, cleared by reading it; ``soft`` for SO_ERROR, which also
+        reports (and clears) an ICMP error kept as soft."""
         conn = self.conn
-        err = conn.take_error() if conn is not None else 0
+        err = conn.take_error(soft=soft) if conn is not None else 0
         if not err:
             err, self._error = self._error, 0
         return err

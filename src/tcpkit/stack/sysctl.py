@@ -11,7 +11,6 @@ name ends in ``_ms``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -65,6 +64,11 @@ HOST_SYSCTLS: Final[dict[str, Any]] = {
     "net.ipv4.tcp_tw_reuse_delay": 1000,  # ms a TIME_WAIT must have lasted to be reused
     "net.ipv4.tcp_max_tw_buckets": 131072,
     "net.core.somaxconn": 4096,
+    # ICMP errors we send are limited per destination (a token bucket: one per
+    # icmp_ratelimit ms, bursts of 6) for the types in icmp_ratemask (bits 3, 4, 11, 12:
+    # unreachable, source quench, time exceeded, parameter problem).
+    "net.ipv4.icmp_ratelimit": 1000,
+    "net.ipv4.icmp_ratemask": 6168,
     # Neighbour discovery (net.ipv4.neigh.default.*): ARP tries mcast_solicit times,
     # retrans_time_ms apart, then the neighbour is FAILED and packets to it are lost
     # with EHOSTUNREACH (what connect() reports about 3 s later).
@@ -115,7 +119,10 @@ class Sysctls:
         if name in CONNECTION_SYSCTLS:
             field, unit = CONNECTION_SYSCTLS[name]
             current = getattr(self.connection, field)
-            setattr(self.connection, field, self._convert(name, current, value, unit))
+            converted = self._convert(name, current, value, unit)
+            # Sockets made earlier keep the settings they were made with.
+            self.connection = self.connection.own()
+            setattr(self.connection, field, converted)
             return
         if name not in self._host:
             raise KeyError(f"no sysctl named {name!r}")
@@ -147,8 +154,11 @@ class Sysctls:
         return number
 
     def connection_config(self) -> ConnectionConfig:
-        """A fresh copy of the per-connection settings, for one new socket."""
-        return dataclasses.replace(self.connection)
+        """The per-connection settings for one new socket: shared by every socket made
+        since the last change, copied by the one that sets an option
+        (:meth:`ConnectionConfig.own`)."""
+        self.connection.shared = True
+        return self.connection
 
     def items(self) -> list[tuple[str, Any]]:
         return [(name, self[name]) for name in self]

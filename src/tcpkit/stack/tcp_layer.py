@@ -11,7 +11,6 @@ the end of the connection) and re-arms its one timer in a heap.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 from typing import TYPE_CHECKING
@@ -79,8 +78,7 @@ class TcpLayer:
 
     def new_connection(self, local: tuple[str, int], remote: tuple[str, int],
                        config: ConnectionConfig) -> Connection:
-        route_mtu = self.host.path_mtu(remote[0])
-        cfg = dataclasses.replace(config, mtu=route_mtu)
+        cfg = config.for_route(self.host.path_mtu(remote[0]))
         return Connection(local, remote, cfg, self.host.secrets, self.challenge_acks)
 
     def attach(self, conn: Connection, *, sock: TcpSock | None = None,
@@ -261,16 +259,17 @@ class TcpLayer:
         return group[hash((address, port, remote, remote_port)) % len(group)]
 
     def icmp_error(self, key: Key, quoted_seq: int, err: int | None, mtu: int,
-                   now: float) -> None:
+                   now: float, *, revert_backoff: bool = False) -> None:
         """An ICMP error quoting our segment of ``key``: ``err`` for unreachable and
-        time exceeded, or a next-hop ``mtu`` for fragmentation needed."""
+        time exceeded, or a next-hop ``mtu`` for fragmentation needed; network and host
+        unreachable may ``revert_backoff`` (RFC 6069)."""
         attached = self.conns.get(key)
         if attached is None:
             self.host.counters.inc("IcmpInErrors")
             return
         conn = attached.conn
         handled = (conn.on_mtu_reduced(mtu, quoted_seq, now) if err is None
-                   else conn.on_icmp_error(err, quoted_seq, now))
+                   else conn.on_icmp_error(err, quoted_seq, now, revert_backoff=revert_backoff))
         if not handled and conn.state not in (State.CLOSED, State.TIME_WAIT):
             self.host.counters.inc("TcpExtOutOfWindowIcmps")
         self.service(attached)

@@ -85,7 +85,11 @@ class SendBuffer:
             chunks[first] = b""
             first += 1
         self._first = first
-        if first > 64 and first * 2 > len(chunks):
+        if first == len(chunks):  # all acknowledged: an idle connection holds no slots
+            chunks.clear()
+            starts.clear()
+            self._first = self._hint = 0
+        elif first > 64 and first * 2 > len(chunks):
             del chunks[:first], starts[:first]
             self._first = 0
 
@@ -167,8 +171,10 @@ class OutOfOrderQueue:
     __slots__ = ("_data", "_starts", "size")
 
     def __init__(self) -> None:
-        self._starts: list[int] = []
-        self._data: list[bytes] = []
+        # The lists exist only while something is held: most connections never see a
+        # hole, and two empty lists would be 112 of an idle connection's bytes.
+        self._starts: list[int] | tuple[()] = ()
+        self._data: list[bytes] | tuple[()] = ()
         self.size = 0
 
     def __bool__(self) -> bool:
@@ -192,7 +198,9 @@ class OutOfOrderQueue:
         """Store what is new in ``data``; returns the (start, end) of bytes that were
         already held (for a D-SACK, RFC 2883 §4), or None if all of it was new."""
         end = start + len(data)
-        starts = self._starts
+        starts, held = self._starts, self._data
+        if not isinstance(starts, list) or not isinstance(held, list):
+            starts, held = self._starts, self._data = [], []
         i = bisect_right(starts, start)
         duplicate: tuple[int, int] | None = None
         pieces: list[tuple[int, bytes]] = []
@@ -200,7 +208,7 @@ class OutOfOrderQueue:
         j = max(i - 1, 0)
         while j < len(starts) and starts[j] < end:
             held_start = starts[j]
-            held_end = held_start + len(self._data[j])
+            held_end = held_start + len(held[j])
             if held_end > pos:
                 if held_start > pos:
                     pieces.append((pos, data[pos - start : held_start - start]))
@@ -214,27 +222,30 @@ class OutOfOrderQueue:
         for piece_start, piece in pieces:
             k = bisect_right(starts, piece_start)
             starts.insert(k, piece_start)
-            self._data.insert(k, piece)
+            held.insert(k, piece)
             self.size += len(piece)
         return duplicate
 
     def pop_ready(self, rcv_nxt: int) -> list[tuple[int, bytes]]:
         """Remove and return the pieces that start at or before ``rcv_nxt``, in order,
         as long as they are contiguous from it (the caller trims what it already has)."""
-        out = []
-        starts = self._starts
+        out: list[tuple[int, bytes]] = []
+        starts, held = self._starts, self._data
+        if not isinstance(starts, list) or not isinstance(held, list):
+            return out
         while starts and starts[0] <= rcv_nxt:
             start = starts.pop(0)
-            data = self._data.pop(0)
+            data = held.pop(0)
             self.size -= len(data)
             if start + len(data) > rcv_nxt:
                 out.append((start, data))
                 rcv_nxt = start + len(data)
+        if not starts:
+            self.clear()
         return out
 
     def clear(self) -> None:
-        self._starts.clear()
-        self._data.clear()
+        self._starts = self._data = ()
         self.size = 0
 
 

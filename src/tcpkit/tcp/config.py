@@ -8,7 +8,8 @@ numbers themselves live only here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Final
 
 # Linux include/net/tcp.h: timers are counted in jiffies of 1/HZ seconds.
@@ -35,6 +36,10 @@ class ConnectionConfig:
     """Settings of one connection: host sysctls plus its socket options.
 
     Times are in seconds. Each field names the Linux setting it mirrors.
+
+    Copy-on-write: connections made with the same settings share one instance (an idle
+    connection should cost little, and most never set an option). A shared config is
+    read-only by contract; whoever changes settings first takes :meth:`own`.
     """
 
     hz: int = DEFAULT_HZ  # CONFIG_HZ (250 on Debian kernels)
@@ -94,6 +99,30 @@ class ConnectionConfig:
     rfc1337: bool = False  # net.ipv4.tcp_rfc1337
     stdurg: bool = False  # net.ipv4.tcp_stdurg: urgent pointer per RFC 1122 when set
     oob_inline: bool = False  # SO_OOBINLINE
+
+    # Copy-on-write bookkeeping, not settings.
+    shared: bool = field(default=False, compare=False, repr=False)
+    route_variant: ConnectionConfig | None = field(default=None, compare=False, repr=False)
+
+    def own(self) -> ConnectionConfig:
+        """A config its holder may change: itself while no one else holds it, else a
+        private copy."""
+        if self.shared:
+            return dataclasses.replace(self, shared=False, route_variant=None)
+        self.route_variant = None  # derived from settings about to change
+        return self
+
+    def for_route(self, mtu: int) -> ConnectionConfig:
+        """These settings on a route of ``mtu``, as a shared instance: the same one for
+        every connection made from this config on such a route."""
+        if self.mtu == mtu:
+            self.shared = True
+            return self
+        variant = self.route_variant
+        if variant is None or variant.mtu != mtu:
+            variant = self.route_variant = dataclasses.replace(
+                self, mtu=mtu, shared=True, route_variant=None)
+        return variant
 
     @property
     def socket_rcvbuf(self) -> int:

@@ -44,10 +44,14 @@ class Connection(IcmpErrors):
         """The oldest event not yet collected, or None."""
         return self.events.pop(0) if self.events else None
 
-    def take_error(self) -> int:
-        """The pending error (as SO_ERROR returns it), cleared once read."""
+    def take_error(self, *, soft: bool = False) -> int:
+        """The pending error, cleared once read. With ``soft`` (SO_ERROR), a soft error
+        (an ICMP report kept in case the connection times out) is taken when there is
+        no hard one, as Linux ``sock_getsockopt`` falls back to ``sk_err_soft``."""
         err = self.error
         self.error = 0
+        if not err and soft:
+            err, self.soft_error = self.soft_error, 0
         return err
 
     @property

@@ -12,6 +12,9 @@ owns Linux's ``icmp_err_convert`` table) or :meth:`IcmpErrors.on_mtu_reduced` fo
   fails with its errno at once (Linux: ``tcp_done_with_error``);
 * once synchronized, RFC 1122 §4.2.3.9 lets TCP treat them as soft: the errno is kept
   (``sk_err_soft``) and reported only if the connection later times out;
+* network and host unreachable also undo one step of the retransmission backoff
+  (RFC 6069, Linux ``tcp_ld_RTO_revert``): the path is broken, not congested, so
+  retransmissions keep probing at the base RTO and find it again sooner;
 * fragmentation needed lowers the MSS and resends what no longer fits
   (``tcp_v4_mtu_reduced`` and ``tcp_simple_retransmit``).
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from tcpkit.tcp.seq import unwrap
 from tcpkit.tcp.state import Event, State
-from tcpkit.tcp.tcb import CAState, SentSegment
+from tcpkit.tcp.tcb import XMIT_RETRANS, CAState, SentSegment
 from tcpkit.tcp.user_calls import UserCalls
 from tcpkit.wire.tcp import FIN, PSH, SYN
 
@@ -39,7 +42,8 @@ class IcmpErrors(UserCalls):
         seq = unwrap(quoted_seq, self.snd_una)
         return self.snd_una <= seq <= self.snd_nxt
 
-    def on_icmp_error(self, err: int, quoted_seq: int, now: float) -> bool:
+    def on_icmp_error(self, err: int, quoted_seq: int, now: float, *,
+                      revert_backoff: bool = False) -> bool:
         """An ICMP error with errno ``err`` quoting a segment of ours that began at
         ``quoted_seq``. Returns False if it was ignored (out of window, or no longer
         relevant), which the host counts as ``OutOfWindowIcmps``."""
@@ -47,12 +51,33 @@ class IcmpErrors(UserCalls):
             return False
         state = self.state
         self.clock = now
+        if revert_backoff:
+            self._revert_rto(quoted_seq, now)
         if state in (State.SYN_SENT, State.SYN_RECEIVED):
             self._done(Event.ABORT if state is State.SYN_RECEIVED else Event.CLOSE,
                        f"ICMP error while connecting: {err}", err)
             return True
         self.soft_error = err  # RFC 1122 §4.2.3.9: soft; reported if we give up later
         return True
+
+    def _revert_rto(self, quoted_seq: int, now: float) -> None:
+        """RFC 6069 §4 (Linux ``tcp_ld_RTO_revert``): an unreachable quoting the oldest
+        unacknowledged segment, while retransmitting, undoes one doubling of the RTO;
+        if the shorter timeout has already run out, the retransmission goes now."""
+        rtt = self.rtt
+        if (unwrap(quoted_seq, self.snd_una) != self.snd_una or not self.retransmits
+                or not rtt.backoff or not self.rtx):
+            return
+        cfg = self.config
+        rtt.backoff -= 1
+        base = rtt.base_rto_jiffies() if rtt.srtt_us else cfg.jiffies(cfg.rto_initial)
+        rtt.rto_jiffies = min(base << rtt.backoff, int(cfg.rto_max * cfg.hz))
+        elapsed_us = int((now - self.rtx[0].last_sent) * 1_000_000)
+        remaining = rtt.rto_jiffies - -(-elapsed_us * cfg.hz // 1_000_000)
+        if remaining > 0:
+            self._set_xmit_timer_kind(XMIT_RETRANS, self._jiffies_deadline(now, remaining))
+        else:
+            self._retransmit_timer(now)
 
     def on_mtu_reduced(self, mtu: int, quoted_seq: int, now: float) -> bool:
         """ICMP fragmentation needed with next-hop MTU ``mtu`` (RFC 1191 §4)."""
@@ -63,7 +88,7 @@ class IcmpErrors(UserCalls):
             return True
         self.clock = now
         old_mss = self.mss_cache
-        self.config.mtu = mtu
+        self.own_config().mtu = mtu
         self._sync_mss()
         if self.mss_cache < old_mss and self.state not in (State.SYN_SENT,
                                                             State.SYN_RECEIVED):

@@ -93,7 +93,10 @@ class RttEstimator:
         self.mdev_us = self.mdev_max_us = self.rttvar_us
         self.rto_jiffies = 3 * self._hz
 
-    def _set_rto(self) -> None:
+    def base_rto_jiffies(self) -> int:
+        """SRTT + RTTVAR in jiffies, without backoff (Linux ``__tcp_set_rto``)."""
         us = (self.srtt_us >> 3) + self.rttvar_us
-        jiffies = -(-us * self._hz // 1_000_000)  # usecs_to_jiffies rounds up
-        self.rto_jiffies = min(jiffies, int(self.rto_max * self._hz))
+        return -(-us * self._hz // 1_000_000)  # usecs_to_jiffies rounds up
+
+    def _set_rto(self) -> None:
+        self.rto_jiffies = min(self.base_rto_jiffies(), int(self.rto_max * self._hz))

@@ -196,7 +196,7 @@ class TCB:
         self.scaling_ratio = 128  # receive-buffer bytes to window, in 256ths
         # The last window field chosen and what it was computed from (tcp_select_window
         # is pure in those inputs, so a burst reuses it).
-        self.window_cache: tuple[tuple[int, ...], int, bool] | None = None
+        self.window_cache: tuple[int, ...] | None = None
         self.window_quick_reset = False
         self.rcvq_space = 0  # autotuning: bytes read per RTT, and since when
         self.rcvq_space_seq = 0
@@ -285,3 +285,9 @@ class TCB:
         # What the connection has to say.
         self.out: list[TCPSegment] = []
         self.events: list[ConnectionEvent] = []
+
+    def own_config(self) -> ConnectionConfig:
+        """The settings, made this connection's own before it changes one (they may be
+        shared with its siblings, :class:`ConnectionConfig`)."""
+        self.config = self.config.own()
+        return self.config

@@ -298,7 +298,7 @@ class UserCalls(SegmentArrives):
         """TCP_NODELAY (Linux ``tcp_sock_set_nodelay``): turning Nagle off pushes what
         it was holding back."""
         self.clock = now
-        self.config.nodelay = enabled
+        self.own_config().nodelay = enabled
         if enabled and self.state in (State.ESTABLISHED, State.CLOSE_WAIT):
             self._push(now, NAGLE_OFF | NAGLE_PUSH)
 
@@ -306,7 +306,7 @@ class UserCalls(SegmentArrives):
         """TCP_CORK (Linux ``__tcp_sock_set_cork``): while corked only full segments
         leave; uncorking pushes the partial one (under Nagle unless TCP_NODELAY)."""
         self.clock = now
-        self.config.cork = enabled
+        self.own_config().cork = enabled
         if not enabled and self.state in (State.ESTABLISHED, State.CLOSE_WAIT):
             self.push_points.append(self.write_seq)
             self.pushed_seq = self.write_seq
@@ -323,7 +323,7 @@ class UserCalls(SegmentArrives):
         enabling arms the timer for a full idle time; a new idle time counts from the
         last segment received."""
         self.clock = now
-        cfg = self.config
+        cfg = self.own_config()
         if (idle is not None and not 1 <= idle <= 32767) or (
                 interval is not None and not 1 <= interval <= 32767) or (
                 count is not None and not 1 <= count <= 127):

@@ -145,12 +145,12 @@ class Window(Core):
                self.scaling_ratio, self.window_clamp, self.rcv_ssthresh, self.rcv_mss,
                self.rcv_wscale)
         cached = self.window_cache
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[:-2] == key:
             # Nothing it depends on changed since the last segment (a burst): same answer,
             # same side effect.
-            if cached[2]:
+            if cached[-1]:
                 self.ack_quick = 0
-            return cached[1]
+            return cached[-2]
         cur_win = self._receive_window()
         self.window_quick_reset = False
         new_win = self._select_window_value()
@@ -161,8 +161,10 @@ class Window(Core):
         self.rcv_wup = self.rcv_nxt
         new_win = min(new_win, U16_MAX << self.rcv_wscale)
         field = new_win >> self.rcv_wscale
-        self.window_cache = ((self.rcv_nxt, self.rcv_wnd, self.rcv_wup, *key[3:]), field,
-                             self.window_quick_reset)
+        # One flat tuple (the inputs as they are now, then the answer and its side
+        # effect): it lives as long as the connection.
+        self.window_cache = (self.rcv_nxt, self.rcv_wnd, self.rcv_wup, *key[3:], field,
+                             int(self.window_quick_reset))
         return field
 
     def _init_buffer_space(self, now: float) -> None:

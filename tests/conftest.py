@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.netns import Namespace, VethPair
+from tcpkit.lab.netns import Namespace, VethPair
 
 
 def _unavailable(reason: str) -> None:

@@ -10,8 +10,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from tcpkit.lab.worlds import B, World
 from tests.socket.semantics import outcome
-from tests.socket.worlds import B, World
 
 PORT = 5555
 Told = tuple[list[Any], dict[str, float]]

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
+from tcpkit.lab.worlds import KernelWorld, SimWorld, World
 from tests.conftest import require_root, require_tool
 from tests.socket import fault_stories
-from tests.socket.worlds import KernelWorld, SimWorld, World
 
 Story = Callable[[World], fault_stories.Told]
 

@@ -10,12 +10,12 @@ import socket as stdlib
 
 import pytest
 
+from tcpkit.lab.worlds import A, B, KernelWorld
 from tcpkit.stack import Host
 from tcpkit.stack.routes import Interface
 from tcpkit.wire import icmp
 from tcpkit.wire.ipv4 import FLAG_MF, PROTO_ICMP, IPv4Header, parse_ipv4
 from tests.conftest import require_root, require_tool
-from tests.socket.worlds import A, B, KernelWorld
 
 MTU = 9000  # replies come back whole: tcpkit does not fragment what it sends
 BODY = bytes(range(256)) * 10  # an echo request of 2568 bytes

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tcpkit.lab.worlds import A, B, KernelWorld
 from tcpkit.stack import Host
 from tcpkit.stack.routes import Interface
 from tcpkit.wire import icmp
@@ -18,7 +19,6 @@ from tcpkit.wire.checksum import pseudo_header
 from tcpkit.wire.ipv4 import PROTO_TCP, IPv4Header, pack_ipv4
 from tcpkit.wire.tcp import SYN, TCPSegment
 from tests.conftest import require_root, require_tool
-from tests.socket.worlds import A, B, KernelWorld
 
 PORT = 9
 # (when, how many segments): a burst, then one at a time.

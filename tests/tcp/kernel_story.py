@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tcpkit.lab.netns import VethPair
 from tcpkit.links.pair import EnginePair
 from tcpkit.tcp.config import ConnectionConfig
 from tcpkit.tcp.connection import Connection
@@ -31,7 +32,6 @@ from tcpkit.wire.ethernet import ETHERTYPE_IPV4, parse_ethernet
 from tcpkit.wire.ipv4 import PROTO_TCP, parse_ipv4
 from tcpkit.wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TCPSegment, parse_tcp
 from tcpkit.wire.tcp_options import MSS, Sack, SackPermitted, Timestamps, WindowScale
-from tests.netns import VethPair
 
 ACTOR = Path(__file__).with_name("kernel_actor.py")
 PORT = 5555

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tcpkit.lab.netns import VethPair
 from tests.conftest import require_root, require_tool
-from tests.netns import VethPair
 from tests.tcp.kernel_story import Step, Story, differences, side_by_side, tell_kernel, tell_tcpkit
 
 S = Step

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tcpkit.lab.netns import Namespace, VethPair
 from tcpkit.wire.capture_file import open_capture
 from tcpkit.wire.checksum import offload_checksum, pseudo_header
 from tcpkit.wire.errors import BadChecksum
@@ -36,7 +37,6 @@ from tcpkit.wire.tcp import ACK, FIN, RST, SYN, TCPSegment, parse_tcp
 from tcpkit.wire.tcp_options import Sack, find_option
 from tcpkit.wire.tcpdump import Formatter
 from tests.conftest import require_root, require_tool
-from tests.netns import Namespace, VethPair
 from tests.wire.oracle import compare
 
 pytestmark = [pytest.mark.oracle, pytest.mark.root]

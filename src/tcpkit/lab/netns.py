@@ -46,7 +46,7 @@ class Namespace:
         done = subprocess.run(self.exec(sys.executable, "-c", script, *args),
                               capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode:
-            raise AssertionError(f"script failed in {self.name}:\n{done.stderr}")
+            raise RuntimeError(f"script failed in {self.name}:\n{done.stderr}")
         return done.stdout
 
     def sysctl(self, name: str, value: object) -> None:
@@ -71,7 +71,7 @@ class Namespace:
             if "listening on" in line:
                 break
         else:
-            raise AssertionError(f"tcpdump did not start: {''.join(seen)}")
+            raise RuntimeError(f"tcpdump did not start: {''.join(seen)}")
         try:
             yield
         finally:

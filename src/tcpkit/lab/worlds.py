@@ -20,9 +20,10 @@ from types import ModuleType
 from typing import Any, Protocol
 
 import tcpkit.socket
+from tcpkit.lab.netns import VethPair
 from tcpkit.links import sim
 from tcpkit.wire import icmp
-from tests.netns import VethPair
+from tcpkit.wire.checksum import internet_checksum
 
 A, B = "192.0.2.1", "192.0.2.2"
 # nft's names for ICMP destination unreachable codes (``reject with icmp type ...``).
@@ -95,7 +96,7 @@ class KernelWorld:
         for thread in threads:
             thread.join(timeout)
             if thread.is_alive():
-                raise AssertionError(f"a kernel actor still runs after {timeout} s")
+                raise RuntimeError(f"a kernel actor still runs after {timeout} s")
         if errors:
             raise errors[0]
 
@@ -166,15 +167,6 @@ class KernelWorld:
         self.pair.delete()
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 class _Rejecter:
     """A thread in ``b``'s namespace that sees each TCP datagram ``a`` sends (a packet
     socket taps the veth before nftables drops it) and answers it from ``b`` with an
@@ -188,7 +180,7 @@ class _Rejecter:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         if not self._ready.wait(5):
-            raise AssertionError("the ICMP rejecter did not start")
+            raise RuntimeError("the ICMP rejecter did not start")
 
     def _run(self) -> None:
         self._world._enter("b")
@@ -207,7 +199,7 @@ class _Rejecter:
                     continue
                 quoted = packet[:(packet[0] & 0x0F) * 4 + 8]
                 body = struct.pack("!BBHI", 3, self._code, 0, 0) + quoted
-                message = body[:2] + struct.pack("!H", _checksum(body)) + body[4:]
+                message = body[:2] + struct.pack("!H", internet_checksum(body)) + body[4:]
                 time.sleep(0.0005)
                 out.sendto(message, (stdlib.inet_ntoa(packet[12:16]), 0))
 
@@ -237,7 +229,7 @@ class SimWorld:
     def run(self, timeout: float) -> None:
         self.net.run(until=timeout, actors_only=True)
         if self.net.unfinished():
-            raise AssertionError(f"simulated actors still run after {timeout} s: "
+            raise RuntimeError(f"simulated actors still run after {timeout} s: "
                                  f"{self.net.unfinished()}")
 
     def now(self) -> float:

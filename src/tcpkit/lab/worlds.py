@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import tcpkit.socket
 from tcpkit.lab.netns import VethPair
@@ -35,7 +35,8 @@ CLONE_NEWNET = 0x40000000
 
 
 class World(Protocol):
-    sk: ModuleType  # the socket module the actors use
+    @property
+    def sk(self) -> ModuleType: ...  # the socket module the actors use
 
     def spawn(self, side: str, actor: Callable[[], None]) -> None: ...
     def run(self, timeout: float) -> None: ...
@@ -213,11 +214,14 @@ class SimWorld:
 
     sk = tcpkit.socket
 
-    def __init__(self, seed: int = 1) -> None:
+    def __init__(self, seed: int = 1, *, capture: BinaryIO | None = None,
+                 names: tuple[str, str] = ("a", "b")) -> None:
         self.net = sim.Network(seed)
-        self.hosts = {"a": self.net.add_host("a", f"{A}/24"),
-                      "b": self.net.add_host("b", f"{B}/24")}
+        self.hosts = {"a": self.net.add_host(names[0], f"{A}/24"),
+                      "b": self.net.add_host(names[1], f"{B}/24")}
         self.link = self.net.link(self.hosts["a"], self.hosts["b"], delay=0.0005)
+        if capture is not None:
+            self.link.capture(capture)
         # The kernel world's static neighbours.
         for side, peer in (("a", B), ("b", A)):
             host = self.hosts[side]

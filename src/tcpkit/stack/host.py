@@ -40,6 +40,7 @@ from tcpkit.wire.tcp import TCPSegment
 
 if TYPE_CHECKING:
     from tcpkit.stack.sock import TcpSock
+    from tcpkit.tcp.events import StateChanged
 
 LOOPBACK_MTU = 65536
 IP_MAX_MTU = 0xFFFF
@@ -98,6 +99,10 @@ class Host:
         self._neighbours: dict[tuple[str, str], _Neighbour] = {}
         self._pmtu: dict[str, tuple[int, float]] = {}
         self.rejecting: int | None = None  # see reject()
+        # Called with (4-tuple, StateChanged, now) as connections change state (the lab's
+        # state timelines); kept across reboots.
+        self.state_watchers: list[Callable[[tuple[str, int, str, int], StateChanged, float],
+                                           None]] = []
         self.icmp_limit = IcmpRateLimit(self.sysctl.connection.hz)
         self._backlog: deque[bytes] = deque()
         self._settling = False

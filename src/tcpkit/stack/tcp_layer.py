@@ -151,6 +151,8 @@ class TcpLayer:
                 heapq.heappush(self._timers, (deadline, next(self._order), attached))
 
     def _state_changed(self, attached: Attached, event: StateChanged) -> None:
+        for watcher in self.host.state_watchers:
+            watcher(attached.key, event, self.host.now)
         counters = self.host.counters
         old, new = event.old, event.new
         if new is State.SYN_SENT:

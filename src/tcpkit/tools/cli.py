@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from tcpkit import __version__
-from tcpkit.tools import bench, demo, trace
+from tcpkit.tools import bench, demo, scenario, trace
 
 COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "demo": (demo, "show a TCP conversation as tcpdump would print it"),
     "trace": (trace, "print a pcap or pcapng file exactly as 'tcpdump -n -r' does"),
+    "scenario": (scenario, "the failure lab: list, show, run and verify TCP failure stories"),
     "bench": (bench, "measure tcpkit's hot paths against references run alongside"),
 }
 

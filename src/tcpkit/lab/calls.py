@@ -1,0 +1,197 @@
+"""The call log: every socket call an actor makes, with its result or errno and when.
+
+A scenario's actors get a socket module wrapped by :class:`LoggedSockets`; it hands out
+:class:`LoggedSocket` objects that pass each call to the real socket (tcpkit's or the
+kernel's: the log does not care) and write one :class:`Call`. Results are written so that
+two runs of the same story compare equal: errno names instead of messages, peer addresses
+without their ephemeral ports, long byte strings as their length and first bytes.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+EPHEMERAL_MIN = 32768  # ports at or above are shown as "*" (they differ run to run)
+SHOWN_BYTES = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One socket call: who made it, when it started and returned (seconds since the
+    story began), what was called and what came back."""
+
+    actor: str
+    start: float
+    end: float
+    call: str
+    result: str
+
+    @property
+    def failed(self) -> bool:
+        return self.result.startswith("E") or self.result == "timeout"
+
+    def line(self) -> str:
+        blocked = f"  (blocked {self.end - self.start:.3f} s)" if self.end - self.start >= 0.001 \
+            else ""
+        return f"{self.end:10.3f}  {self.actor:8} {self.call} -> {self.result}{blocked}"
+
+
+def show_bytes(data: bytes | bytearray | memoryview) -> str:
+    data = bytes(data)
+    if len(data) <= SHOWN_BYTES:
+        return repr(data)
+    return f"{data[:SHOWN_BYTES]!r}... ({len(data)} bytes)"
+
+
+def show_address(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        port = address[1] if address[1] < EPHEMERAL_MIN else "*"
+        return f"{address[0]}:{port}"
+    return repr(address)
+
+
+def show_value(value: Any) -> str:
+    if value is None:
+        return "ok"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return show_bytes(value)
+    if isinstance(value, LoggedSocket):
+        return value.label
+    if isinstance(value, tuple):
+        if len(value) == 2 and isinstance(value[0], LoggedSocket):
+            return f"{value[0].label} from {show_address(value[1])}"
+        if len(value) == 2 and isinstance(value[0], str):
+            return show_address(value)
+    return repr(value)
+
+
+def show_error(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError) and not exc.errno:
+        return "timeout"
+    if isinstance(exc, OSError) and exc.errno:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+    return type(exc).__name__
+
+
+class CallLog:
+    """The calls of every actor of one run, in the order they returned."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.origin = clock()
+        self.calls: list[Call] = []
+        self._sockets = 0
+
+    def now(self) -> float:
+        return self._clock() - self.origin
+
+    def label(self) -> str:
+        self._sockets += 1
+        return f"sock{self._sockets}"
+
+    def record(self, actor: str, text: str, call: Callable[[], Any]) -> Any:
+        """Make ``call``, log it as ``text``, and return its result (or raise its error,
+        as the program would have seen it)."""
+        start = self.now()
+        try:
+            result = call()
+        except OSError as exc:
+            self.calls.append(Call(actor, start, self.now(), text, show_error(exc)))
+            raise
+        self.calls.append(Call(actor, start, self.now(), text, show_value(result)))
+        return result
+
+    def of(self, actor: str) -> list[Call]:
+        return [call for call in self.calls if call.actor == actor]
+
+
+def _arguments(args: tuple[Any, ...]) -> str:
+    shown = []
+    for arg in args:
+        if isinstance(arg, bytes | bytearray | memoryview):
+            shown.append(show_bytes(arg))
+        elif isinstance(arg, tuple):
+            shown.append(show_address(arg))
+        else:
+            shown.append(repr(arg))
+    return ", ".join(shown)
+
+
+class LoggedSocket:
+    """A socket whose calls are written to a :class:`CallLog`."""
+
+    def __init__(self, sock: Any, log: CallLog, actor: str, label: str,
+                 opened: list[LoggedSocket]) -> None:
+        self._sock = sock
+        self._log = log
+        self._actor = actor
+        self._opened = opened
+        self.label = label
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._sock, name)
+        if not callable(attr) or name in ("fileno", "gettimeout", "getblocking"):
+            return attr
+
+        def call(*args: Any) -> Any:
+            result = attr(*args)
+            if name == "accept":  # the new socket is logged too
+                conn, peer = result
+                logged = LoggedSocket(conn, self._log, self._actor, self._log.label(),
+                                      self._opened)
+                self._opened.append(logged)
+                return logged, peer
+            return result
+
+        def logged(*args: Any) -> Any:
+            return self._log.record(self._actor, f"{self.label}.{name}({_arguments(args)})",
+                                    lambda: call(*args))
+        return logged
+
+    def __enter__(self) -> LoggedSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def raw(self) -> Any:
+        """The socket itself (for calls the log should not show)."""
+        return self._sock
+
+
+class LoggedSockets:
+    """A socket module for one actor: the constructors log, the constants pass."""
+
+    def __init__(self, module: Any, log: CallLog, actor: str) -> None:
+        self._module = module
+        self._log = log
+        self._actor = actor
+        self.opened: list[LoggedSocket] = []  # closed when the actor's program ends
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def _wrap(self, text: str, make: Callable[[], Any]) -> LoggedSocket:
+        label = self._log.label()
+
+        def call() -> LoggedSocket:
+            logged = LoggedSocket(make(), self._log, self._actor, label, self.opened)
+            self.opened.append(logged)
+            return logged
+        result: LoggedSocket = self._log.record(self._actor, f"{label} = {text}", call)
+        return result
+
+    def socket(self) -> LoggedSocket:
+        return self._wrap("socket()", self._module.socket)
+
+    def create_connection(self, address: tuple[str, int], *args: Any) -> LoggedSocket:
+        return self._wrap(f"create_connection({show_address(address)})",
+                          lambda: self._module.create_connection(address, *args))
+
+    def create_server(self, address: tuple[str, int], **kwargs: Any) -> LoggedSocket:
+        return self._wrap(f"create_server({show_address(address)})",
+                          lambda: self._module.create_server(address, **kwargs))

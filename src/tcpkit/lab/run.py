@@ -1,0 +1,189 @@
+"""Running a scenario: on the simulated network (deterministic, virtual time) or on the
+kernel (two network namespaces, real time), and comparing the two.
+
+A run gives an :class:`Outcome`: the call log, the capture (pcap bytes), the state
+timeline of every connection (tcpkit only: the kernel does not narrate its states) and
+the segment sequence the comparison reads. :func:`compare` finds the first difference
+between two outcomes: each actor's calls and results in order, then each side's segments
+on the cable in order (flags, sequence and acknowledgment numbers relative to each side's
+initial sequence number, payload length). Times are not compared: the kernel runs in
+real time on a shorter cable.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tcpkit.lab.calls import Call, CallLog
+from tcpkit.lab.scenario import CLIENT, Scenario, Stage
+from tcpkit.lab.worlds import KernelWorld, SimWorld, World
+from tcpkit.tcp.events import StateChanged
+from tcpkit.wire.capture import LINKTYPE_ETHERNET
+from tcpkit.wire.capture_file import open_capture
+from tcpkit.wire.errors import MalformedPacket
+from tcpkit.wire.ipv4 import PROTO_TCP, parse_ipv4
+from tcpkit.wire.tcp import ACK, FIN, PSH, RST, SYN, URG, parse_tcp
+from tcpkit.wire.tcpdump import Formatter, TimeFormat
+
+SETTLE = 0.2  # seconds the capture goes on after the programs end
+_FLAG_LETTERS = ((SYN, "S"), (FIN, "F"), (RST, "R"), (PSH, "P"), (URG, "U"))
+
+
+@dataclass(frozen=True, slots=True)
+class StateRecord:
+    """A connection changed state: when, on which host, which connection, and why."""
+
+    time: float
+    host: str
+    local: str
+    remote: str
+    old: str
+    new: str
+    cause: str
+
+    def line(self) -> str:
+        return (f"{self.time:10.3f}  {self.host:8} {self.local:>18} -> {self.remote:<18} "
+                f"{self.old} -> {self.new}  ({self.cause})")
+
+
+@dataclass
+class Outcome:
+    """What one run of a scenario produced."""
+
+    scenario: Scenario
+    world: str  # "tcpkit" or "linux"
+    knobs: dict[str, int]
+    calls: list[Call]
+    pcap: bytes
+    states: list[StateRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def trace(self) -> list[str]:
+        """The capture as ``tcpdump -n -ttttt`` prints it."""
+        formatter = Formatter(time_format=TimeFormat.SINCE_FIRST)
+        return [formatter.line(packet) for packet in open_capture(io.BytesIO(self.pcap))]
+
+    def segments(self) -> list[str]:
+        """The TCP segments on the cable, as the comparison sees them."""
+        return segment_summary(self.pcap)
+
+    def actors(self) -> list[str]:
+        return sorted({call.actor for call in self.calls})
+
+    def calls_of(self, actor: str) -> list[str]:
+        return [f"{call.call} -> {call.result}" for call in self.calls if call.actor == actor]
+
+    def explanation(self) -> str:
+        return self.scenario.explain(self)
+
+
+def segment_summary(pcap: bytes) -> list[str]:
+    """``"> S seq 0 ack 0 len 0"`` lines: ``>`` from the client, ``<`` to it; numbers
+    relative to the sender's first SYN (absolute if its SYN was not seen)."""
+    isn: dict[bool, int] = {}
+    lines = []
+    for packet in open_capture(io.BytesIO(pcap)):
+        data = packet.data
+        if packet.linktype == LINKTYPE_ETHERNET:
+            if data[12:14] != b"\x08\x00":
+                continue
+            data = data[14:]
+        try:
+            header, payload = parse_ipv4(data, verify=False)
+            if header.protocol != PROTO_TCP:
+                continue
+            seg = parse_tcp(payload)
+        except MalformedPacket:
+            lines.append("malformed")
+            continue
+        outbound = header.src == CLIENT
+        if seg.flags & SYN:
+            isn[outbound] = seg.seq
+        flags = "".join(letter for bit, letter in _FLAG_LETTERS if seg.flags & bit) or "."
+        seq = (seg.seq - isn.get(outbound, 0)) & 0xFFFFFFFF
+        ack = (seg.ack - isn.get(not outbound, 0)) & 0xFFFFFFFF if seg.flags & ACK else 0
+        lines.append(f"{'>' if outbound else '<'} {flags} seq {seq} ack {ack} "
+                     f"len {len(seg.payload)}")
+    return lines
+
+
+def _play(scenario: Scenario, world: World, knobs: dict[str, int]) -> Stage:
+    stage = Stage(world, CallLog(world.now), knobs)
+    scenario.play(stage)
+    world.run(scenario.timeout)
+    # The programs are done; what they set in motion (the last ACK, a RST) still
+    # reaches the cable and its capture.
+    if isinstance(world, SimWorld):
+        world.net.run(until=world.now() + SETTLE)
+    else:
+        time.sleep(SETTLE)
+    return stage
+
+
+def run_sim(scenario: Scenario, knobs: dict[str, int] | None = None, *,
+            seed: int = 1) -> Outcome:
+    """The scenario on the simulated network: the same seed gives the same bytes."""
+    values = scenario.settings(knobs)
+    capture = io.BytesIO()
+    world = SimWorld(seed, capture=capture, names=("client", "server"))
+    states: list[StateRecord] = []
+    origin = world.now()
+    for host in world.hosts.values():
+        def watch(key: tuple[str, int, str, int], event: StateChanged, now: float,
+                  name: str = host.name) -> None:
+            states.append(StateRecord(now - origin, name, f"{key[0]}:{key[1]}",
+                                      f"{key[2]}:{key[3]}", event.old.name, event.new.name,
+                                      event.cause))
+        host.state_watchers.append(watch)
+    try:
+        stage = _play(scenario, world, values)
+    finally:
+        world.close()
+    return Outcome(scenario, "tcpkit", values, stage.log.calls, capture.getvalue(), states,
+                   stage.notes)
+
+
+def run_kernel(scenario: Scenario, knobs: dict[str, int] | None = None) -> Outcome:
+    """The scenario on Linux: needs root, ``ip``, ``nft`` and ``tcpdump``."""
+    if scenario.kernel_cannot:
+        raise ValueError(f"the kernel cannot play {scenario.name}: {scenario.kernel_cannot}")
+    values = scenario.settings(knobs)
+    world = KernelWorld()
+    world.pair.offloads_off()  # one wire segment per TCP segment, as tcpkit sends them
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "kernel.pcap"
+        try:
+            with world.pair.a.capture(world.pair.a_if, path):
+                stage = _play(scenario, world, values)
+        finally:
+            world.close()
+        pcap = path.read_bytes() if path.exists() and os.path.getsize(path) else b""
+    return Outcome(scenario, "linux", values, stage.log.calls, pcap, notes=stage.notes)
+
+
+def compare(kernel: Outcome, ours: Outcome) -> str | None:
+    """The first difference between the kernel's run and tcpkit's, or None."""
+    for actor in sorted(set(kernel.actors()) | set(ours.actors())):
+        theirs, mine = kernel.calls_of(actor), ours.calls_of(actor)
+        for i, (a, b) in enumerate(zip(theirs, mine, strict=False)):
+            if a != b:
+                return f"{actor} call {i + 1}: linux {a!r}, tcpkit {b!r}"
+        if len(theirs) != len(mine):
+            return f"{actor}: linux made {len(theirs)} calls, tcpkit {len(mine)}"
+    # Each direction on its own: how the two interleave depends on the cable's length
+    # and on how fast programs run, which differ between the worlds by design.
+    for arrow, side in ((">", "client"), ("<", "server")):
+        theirs_segs = [s for s in kernel.segments() if s.startswith(arrow)]
+        mine_segs = [s for s in ours.segments() if s.startswith(arrow)]
+        for i, (a, b) in enumerate(zip(theirs_segs, mine_segs, strict=False)):
+            if a != b:
+                return f"{side}'s segment {i + 1}: linux {a!r}, tcpkit {b!r}"
+        if len(theirs_segs) != len(mine_segs):
+            return (f"the {side} sent {len(theirs_segs)} segments on linux, "
+                    f"{len(mine_segs)} on tcpkit")
+    return None

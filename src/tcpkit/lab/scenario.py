@@ -1,0 +1,119 @@
+"""What a scenario is: a small story in plain blocking socket code, told by actors on
+two hosts (``client`` 192.0.2.1 and ``server`` 192.0.2.2, one cable), with the article it
+comes from, the knobs a user may turn, and the words that explain the outcome.
+
+The story only uses :class:`Stage`, so the same function runs on tcpkit's simulated
+network and on the kernel (two network namespaces): that is how the lab verifies itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tcpkit.lab.calls import CallLog, LoggedSockets, show_error
+from tcpkit.lab.worlds import A, B, World
+
+if TYPE_CHECKING:
+    from tcpkit.lab.run import Outcome
+
+SIDES = {"client": "a", "server": "b"}
+CLIENT, SERVER = A, B
+PORT = 5555
+
+
+@dataclass(frozen=True, slots=True)
+class Knob:
+    """A setting of a scenario, ``--set name=value`` on the command line."""
+
+    name: str
+    default: int
+    help: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One failure story (see the module docstring)."""
+
+    name: str
+    title: str
+    seed: str  # the article in shared/seeds it comes from ("004")
+    description: str
+    play: Callable[[Stage], None]
+    explain: Callable[[Outcome], str]
+    knobs: tuple[Knob, ...] = ()
+    timeout: float = 30.0  # virtual (or, on the kernel, real) seconds the story may take
+    # Why the kernel cannot play it, or None when it can (then verify compares).
+    kernel_cannot: str | None = None
+
+    def settings(self, overrides: dict[str, int] | None = None) -> dict[str, int]:
+        """The knobs' values: defaults, then ``overrides`` (unknown names are errors)."""
+        values = {knob.name: knob.default for knob in self.knobs}
+        for name, value in (overrides or {}).items():
+            if name not in values:
+                known = ", ".join(values) or "none"
+                raise ValueError(f"scenario {self.name} has no knob {name!r} (knobs: {known})")
+            values[name] = value
+        return values
+
+
+@dataclass
+class Stage:
+    """What a story's code sees: the world it plays in, the call log and the knobs."""
+
+    world: World
+    log: CallLog
+    knobs: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+    _kept: set[int] = field(default_factory=set)
+
+    def actor(self, side: str, body: Callable[[LoggedSockets], None]) -> None:
+        """Run ``body(sk)`` on ``side`` ("client" or "server"); ``sk`` is the socket
+        module whose calls are logged. Written like a program: an error it does not
+        catch ends it (the call log shows which), and its sockets are closed when it
+        ends, as a process's are at exit, unless :meth:`keep` holds them."""
+        sk = LoggedSockets(self.world.sk, self.log, side)
+
+        def run() -> None:
+            try:
+                body(sk)
+            except OSError as exc:
+                self.notes.append(f"{side} ended on an error it did not handle: "
+                                  f"{show_error(exc)}")
+            finally:
+                for sock in sk.opened:
+                    if id(sock.raw) not in self._kept:
+                        sock.raw.close()
+        self.world.spawn(SIDES[side], run)
+
+    def sleep(self, seconds: float) -> None:
+        self.world.sleep(seconds)
+
+    def now(self) -> float:
+        return self.log.now()
+
+    def keep(self, sock: Any) -> None:
+        """Hold ``sock`` open until the story is over (a program that never closes)."""
+        raw = getattr(sock, "raw", sock)
+        self._kept.add(id(raw))
+        self.world.keep(raw)
+
+    def unplug(self) -> None:
+        self.world.unplug()
+
+    def replug(self) -> None:
+        self.world.replug()
+
+    def sysctl(self, side: str, name: str, value: object) -> None:
+        self.world.sysctl(SIDES[side], name, value)
+
+
+CATALOGUE: dict[str, Scenario] = {}
+
+
+def register(scenario: Scenario) -> Scenario:
+    if scenario.name in CATALOGUE:
+        raise ValueError(f"two scenarios named {scenario.name}")
+    CATALOGUE[scenario.name] = scenario
+    return scenario

@@ -6,7 +6,6 @@ boundaries (scheduling jitter must not decide the outcome)."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
@@ -66,7 +65,7 @@ def tell_kernel(ratelimit_ms: int | None) -> Tally:
                  "add chain inet tkreject in { type filter hook input priority 0; }\n"
                  f"add rule inet tkreject in tcp dport {PORT} reject with icmp type "
                  "port-unreachable\n")
-        subprocess.run(world.pair.b.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+        world.nft(rules)
 
         def sender() -> None:
             raw = stdlib.socket(stdlib.AF_INET, stdlib.SOCK_RAW, stdlib.IPPROTO_TCP)

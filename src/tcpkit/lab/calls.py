@@ -29,10 +29,6 @@ class Call:
     call: str
     result: str
 
-    @property
-    def failed(self) -> bool:
-        return self.result.startswith("E") or self.result == "timeout"
-
     def line(self) -> str:
         blocked = f"  (blocked {self.end - self.start:.3f} s)" if self.end - self.start >= 0.001 \
             else ""
@@ -103,9 +99,6 @@ class CallLog:
             raise
         self.calls.append(Call(actor, start, self.now(), text, show_value(result)))
         return result
-
-    def of(self, actor: str) -> list[Call]:
-        return [call for call in self.calls if call.actor == actor]
 
 
 def _arguments(args: tuple[Any, ...]) -> str:

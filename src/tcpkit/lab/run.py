@@ -177,9 +177,10 @@ def compare(kernel: Outcome, ours: Outcome) -> str | None:
             return f"{actor}: linux made {len(theirs)} calls, tcpkit {len(mine)}"
     # Each direction on its own: how the two interleave depends on the cable's length
     # and on how fast programs run, which differ between the worlds by design.
+    kernel_segments, our_segments = kernel.segments(), ours.segments()
     for arrow, side in ((">", "client"), ("<", "server")):
-        theirs_segs = [s for s in kernel.segments() if s.startswith(arrow)]
-        mine_segs = [s for s in ours.segments() if s.startswith(arrow)]
+        theirs_segs = [s for s in kernel_segments if s.startswith(arrow)]
+        mine_segs = [s for s in our_segments if s.startswith(arrow)]
         for i, (a, b) in enumerate(zip(theirs_segs, mine_segs, strict=False)):
             if a != b:
                 return f"{side}'s segment {i + 1}: linux {a!r}, tcpkit {b!r}"

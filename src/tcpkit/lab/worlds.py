@@ -116,10 +116,14 @@ class KernelWorld:
                  "add chain inet tkcut out { type filter hook output priority 0; }\n"
                  "add rule inet tkcut in drop\n"
                  "add rule inet tkcut out drop\n")
-        subprocess.run(self.pair.b.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+        self.nft(rules)
 
     def replug(self) -> None:
-        subprocess.run(self.pair.b.exec("nft", "delete", "table", "inet", "tkcut"), check=True)
+        self.nft("delete table inet tkcut\n")
+
+    def nft(self, rules: str) -> None:
+        """Apply nftables ``rules`` (``nft -f`` syntax) in ``b``'s namespace."""
+        subprocess.run(self.pair.b.exec("nft", "-f", "-"), input=rules.encode(), check=True)
 
     def reject(self, kind: str | None) -> None:
         """A firewall next to ``b`` answers every TCP segment for it with an ICMP
@@ -132,14 +136,13 @@ class KernelWorld:
         if self._rejecter is not None:
             self._rejecter.stop()
             self._rejecter = None
-            subprocess.run(self.pair.b.exec("nft", "delete", "table", "inet", "tkreject"),
-                           check=True)
+            self.nft("delete table inet tkreject\n")
         if kind is None:
             return
         rules = ("add table inet tkreject\n"
                  "add chain inet tkreject in { type filter hook input priority 0; }\n"
                  "add rule inet tkreject in ip protocol tcp drop\n")
-        subprocess.run(self.pair.b.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+        self.nft(rules)
         self._rejecter = _Rejecter(self, REJECT_CODES[kind])
 
     def sysctl(self, side: str, name: str, value: object) -> None:

@@ -394,8 +394,7 @@ class Host:
             header, payload = result
         if self.rejecting is not None and header.protocol == PROTO_TCP:
             # The input hook runs on the reassembled datagram, before delivery.
-            self._send_unreachable(header, payload if header.is_fragment else None, packet,
-                                   self.rejecting, now)
+            self._send_unreachable(header, header.packet(payload), self.rejecting, now)
             return
         counters.inc("IpInDelivers")
         if header.protocol == PROTO_TCP:
@@ -407,10 +406,10 @@ class Host:
             counters.inc("IpInUnknownProtos")
         self.settle()
 
-    def _send_unreachable(self, header: IPv4Header, payload: bytes | None, packet: bytes,
-                          code: int, now: float) -> None:
-        """Answer a datagram with destination unreachable ``code`` (Linux ``icmp_send``,
-        rate limited per destination: :mod:`tcpkit.stack.icmp_ratelimit`)."""
+    def _send_unreachable(self, header: IPv4Header, quoted: bytes, code: int,
+                          now: float) -> None:
+        """Answer the datagram ``quoted`` with destination unreachable ``code`` (Linux
+        ``icmp_send``, rate limited per destination: :mod:`tcpkit.stack.icmp_ratelimit`)."""
         counters = self.counters
         if not self.is_local(header.src) and not self.icmp_limit.allow(
                 header.src, icmp.DEST_UNREACHABLE, code, now,
@@ -418,7 +417,6 @@ class Host:
                 ratemask=self.sysctl["net.ipv4.icmp_ratemask"]):
             counters.inc("IcmpOutRateLimitHost")
             return
-        quoted = header.packet(payload) if payload is not None else packet
         message = icmp.ICMPMessage.destination_unreachable(code, quoted)
         counters.inc("IcmpOutMsgs")
         counters.inc("IcmpOutDestUnreachs")
@@ -464,14 +462,13 @@ class Host:
             err = UNREACH_ERRNO.get(message.code)
             if err is None:
                 return
-            if message.code in (icmp.NET_UNREACHABLE, icmp.HOST_UNREACHABLE):
-                # RFC 6069: the path is down, not congested; the retransmission backoff
-                # may be undone (Linux tcp_v4_err -> tcp_ld_RTO_revert).
-                self.tcp.icmp_error(key, seq, err, 0, now, revert_backoff=True)
-                return
         elif message.type == icmp.TIME_EXCEEDED:
             err = errno.EHOSTUNREACH
         else:
             err = errno.EPROTO
-        self.tcp.icmp_error(key, seq, err, 0, now)
+        # RFC 6069: net and host unreachable say the path is down, not congested; the
+        # retransmission backoff may be undone (Linux tcp_v4_err -> tcp_ld_RTO_revert).
+        revert = message.type == icmp.DEST_UNREACHABLE and \
+            message.code in (icmp.NET_UNREACHABLE, icmp.HOST_UNREACHABLE)
+        self.tcp.icmp_error(key, seq, err, 0, now, revert_backoff=revert)
 

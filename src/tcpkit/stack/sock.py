@@ -248,7 +248,8 @@ class TcpSock:
             return
         self.state = SockState.UNCONNECTED
         err = self.take_error()
-        self._config = conn.config if conn is not None else self._config  # options set meanwhile
+        if conn is not None:
+            self._config = conn.config  # options set while it was connecting
         self.attached = None
         if self.binding is not None and self.binding.by_connect:
             self.host.ports.release(self.binding)

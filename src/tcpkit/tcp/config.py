@@ -31,6 +31,11 @@ SOCK_MIN_RCVBUF: Final = 2048 + 256
 SOCK_MIN_SNDBUF: Final = 2 * SOCK_MIN_RCVBUF
 
 
+def usecs_to_jiffies(us: int, hz: int) -> int:
+    """Linux ``usecs_to_jiffies``: whole jiffies in ``us`` microseconds, rounded up."""
+    return -(-us * hz // 1_000_000)
+
+
 @dataclass(slots=True)
 class ConnectionConfig:
     """Settings of one connection: host sysctls plus its socket options.

@@ -21,6 +21,7 @@ owns Linux's ``icmp_err_convert`` table) or :meth:`IcmpErrors.on_mtu_reduced` fo
 
 from __future__ import annotations
 
+from tcpkit.tcp.config import usecs_to_jiffies
 from tcpkit.tcp.seq import unwrap
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import XMIT_RETRANS, CAState, SentSegment
@@ -69,11 +70,9 @@ class IcmpErrors(UserCalls):
                 or not rtt.backoff or not self.rtx):
             return
         cfg = self.config
-        rtt.backoff -= 1
-        base = rtt.base_rto_jiffies() if rtt.srtt_us else cfg.jiffies(cfg.rto_initial)
-        rtt.rto_jiffies = min(base << rtt.backoff, int(cfg.rto_max * cfg.hz))
+        rtt.revert_backoff(cfg.jiffies(cfg.rto_initial))
         elapsed_us = int((now - self.rtx[0].last_sent) * 1_000_000)
-        remaining = rtt.rto_jiffies - -(-elapsed_us * cfg.hz // 1_000_000)
+        remaining = rtt.rto_jiffies - usecs_to_jiffies(elapsed_us, cfg.hz)
         if remaining > 0:
             self._set_xmit_timer_kind(XMIT_RETRANS, self._jiffies_deadline(now, remaining))
         else:

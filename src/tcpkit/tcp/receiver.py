@@ -21,6 +21,7 @@ data). Linux's choices within that are what this module reproduces
 from __future__ import annotations
 
 from tcpkit.tcp.buffers import SKB_OVERHEAD
+from tcpkit.tcp.config import usecs_to_jiffies
 from tcpkit.tcp.events import DATA_RECEIVED, PeerFinished, UrgentDataReceived
 from tcpkit.tcp.output import Output
 from tcpkit.tcp.state import Event, State
@@ -117,7 +118,7 @@ class Receiver(Output):
             if self._in_pingpong() or self.ack_pending & ACK_PUSHED:
                 max_ato = delack_max
             if self.rtt.srtt_us:
-                rtt = max(-(-(self.rtt.srtt_us >> 3) * hz // 1_000_000), delack_min)
+                rtt = max(usecs_to_jiffies(self.rtt.srtt_us >> 3, hz), delack_min)
                 max_ato = min(max_ato, rtt)
             ato = min(ato, max_ato)
         ato = min(ato, delack_max)

@@ -25,6 +25,7 @@ and undoing a reduction judged spurious by D-SACK or timestamps (Eifel, RFC 3522
 
 from __future__ import annotations
 
+from tcpkit.tcp.config import usecs_to_jiffies
 from tcpkit.tcp.sender import NAGLE_OFF, Sender
 from tcpkit.tcp.seq import unwrap
 from tcpkit.tcp.tcb import XMIT_LOSS_PROBE, CAState, SentSegment
@@ -586,7 +587,7 @@ class Recovery(Sender):
             return False
         hz = self.config.hz
         if self.rtt.srtt_us:
-            ticks = -(-(self.rtt.srtt_us >> 2) * hz // 1_000_000)
+            ticks = usecs_to_jiffies(self.rtt.srtt_us >> 2, hz)
             ticks += self.config.jiffies(self.config.rto_min) if self.packets_out == 1 \
                 else TIMEOUT_MIN
         else:

@@ -18,7 +18,7 @@ only calls :meth:`sample` with valid measurements.
 
 from __future__ import annotations
 
-from tcpkit.tcp.config import ConnectionConfig
+from tcpkit.tcp.config import ConnectionConfig, usecs_to_jiffies
 
 
 class RttEstimator:
@@ -93,10 +93,26 @@ class RttEstimator:
         self.mdev_us = self.mdev_max_us = self.rttvar_us
         self.rto_jiffies = 3 * self._hz
 
-    def base_rto_jiffies(self) -> int:
+    @property
+    def rto_max_jiffies(self) -> int:
+        return int(self.rto_max * self._hz)
+
+    def back_off(self) -> None:
+        """RFC 6298 §5.5: double the RTO, up to the maximum."""
+        self.backoff += 1
+        self.rto_jiffies = min(self.rto_jiffies << 1, self.rto_max_jiffies)
+
+    def revert_backoff(self, initial_jiffies: int) -> None:
+        """RFC 6069 §4 (Linux ``tcp_ld_RTO_revert``): undo one doubling. The RTO is
+        recomputed from SRTT and RTTVAR (``initial_jiffies`` before any sample) and
+        shifted by the backoff left (``inet_csk_rto_backoff``)."""
+        self.backoff -= 1
+        base = self._base_rto_jiffies() if self.srtt_us else initial_jiffies
+        self.rto_jiffies = min(base << self.backoff, self.rto_max_jiffies)
+
+    def _base_rto_jiffies(self) -> int:
         """SRTT + RTTVAR in jiffies, without backoff (Linux ``__tcp_set_rto``)."""
-        us = (self.srtt_us >> 3) + self.rttvar_us
-        return -(-us * self._hz // 1_000_000)  # usecs_to_jiffies rounds up
+        return usecs_to_jiffies((self.srtt_us >> 3) + self.rttvar_us, self._hz)
 
     def _set_rto(self) -> None:
-        self.rto_jiffies = min(self.base_rto_jiffies(), int(self.rto_max * self._hz))
+        self.rto_jiffies = min(self._base_rto_jiffies(), self.rto_max_jiffies)

@@ -116,8 +116,7 @@ class Timers(Recovery):
         first ``tcp_syn_linear_timeouts`` retransmissions 1 RTO apart."""
         rtt = self.rtt
         if self.state is not State.SYN_SENT or self.total_rto > self.config.syn_linear_timeouts:
-            rtt.backoff += 1
-            rtt.rto_jiffies = min(rtt.rto_jiffies << 1, int(self.config.rto_max * self.config.hz))
+            rtt.back_off()
         ticks = self._clamp_rto_to_user_timeout(now)
         self._set_xmit_timer_kind(XMIT_RETRANS, self._jiffies_deadline(now, ticks))
 

@@ -97,3 +97,12 @@ def test_icmp_rate_limit_matches_the_kernel(ratelimit_ms: int | None) -> None:
     assert tell_tcpkit(ratelimit_ms) == kernel
     if ratelimit_ms != 0:
         assert kernel[-1][1] > 0, "the pattern must make the kernel hold some back"
+
+
+def test_reject_refuses_codes_icmp_has_not() -> None:
+    host = Host("b")
+    with pytest.raises(ValueError, match=r"not in 0\.\.15"):
+        host.reject(16)
+    host.reject(icmp.ADMIN_PROHIBITED)
+    host.reject(None)
+    assert host.rejecting is None

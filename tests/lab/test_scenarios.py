@@ -36,7 +36,8 @@ def test_tcpkit_tells_it_as_the_kernel_does(scenario: Scenario) -> None:
 
 @pytest.mark.parametrize("name, knobs", [("five-primes", {"fix": 1}),
                                          ("five-primes", {"count": 5, "nonprime_at": 2}),
-                                         ("rst-close-unread", {"read": 100})])
+                                         ("rst-close-unread", {"read": 100}),
+                                         ("path-mtu", {"mtu": 500})])
 def test_knobs_change_the_story_alike(name: str, knobs: dict[str, int]) -> None:
     require_root()
     for tool in ("ip", "nft", "tcpdump"):

@@ -17,7 +17,7 @@ from tcpkit.wire import icmp
 from tcpkit.wire.ipv4 import FLAG_MF, PROTO_ICMP, IPv4Header, parse_ipv4
 from tests.conftest import require_root, require_tool
 
-MTU = 9000  # replies come back whole: tcpkit does not fragment what it sends
+MTU = 9000  # replies come back whole: one datagram to read in both worlds
 BODY = bytes(range(256)) * 10  # an echo request of 2568 bytes
 
 Piece = tuple[int, int, bool, bytes | None]  # offset, end, more fragments, other data

@@ -79,8 +79,27 @@ class Namespace:
             proc.communicate(timeout=10)
 
 
+def _veth(one: Namespace, one_if: str, other: Namespace, other_if: str) -> None:
+    _run("ip", "link", "add", one_if, "netns", one.name, "type", "veth",
+         "peer", "name", other_if, "netns", other.name)
+
+
+def _mac(ns: Namespace, ifname: str) -> str:
+    out = subprocess.run(["ip", "-n", ns.name, "-o", "link", "show", ifname],
+                         capture_output=True, text=True, check=True).stdout
+    return out.split("link/ether ")[1].split()[0]
+
+
+# A router's addresses when there is one: on a's subnet, and on b's.
+ROUTER_A, ROUTER_B = "192.0.2.254", "198.51.100.254"
+
+
 @dataclass
 class VethPair:
+    """Namespaces ``a`` and ``b`` joined by a veth (a_if, b_if), or, with ``router``, by
+    a third namespace that routes between 192.0.2.0/24 and 198.51.100.0/24 over two
+    veths (a_if-ra, rb-b_if)."""
+
     a: Namespace
     b: Namespace
     a_addr: str = "192.0.2.1"
@@ -89,13 +108,28 @@ class VethPair:
     b_addr6: str = "2001:db8::2"
     a_if: str = "va"
     b_if: str = "vb"
+    router: Namespace | None = None
 
     @classmethod
-    def create(cls) -> VethPair:
+    def create(cls, *, routed: bool = False) -> VethPair:
         a, b = Namespace.create(), Namespace.create()
-        pair = cls(a, b)
-        _run("ip", "link", "add", pair.a_if, "netns", a.name, "type", "veth",
-             "peer", "name", pair.b_if, "netns", b.name)
+        if not routed:
+            pair = cls(a, b)
+            _veth(a, pair.a_if, b, pair.b_if)
+        else:
+            pair = cls(a, b, b_addr="198.51.100.2", b_addr6="2001:db8:1::2",
+                       router=Namespace.create())
+            r = pair.router
+            assert r is not None
+            _veth(a, pair.a_if, r, "ra")
+            _veth(r, "rb", b, pair.b_if)
+            for ifname, v4, v6 in (("ra", ROUTER_A, "2001:db8::fe"),
+                                   ("rb", ROUTER_B, "2001:db8:1::fe")):
+                r.ip("addr", "add", f"{v4}/24", "dev", ifname)
+                r.ip("addr", "add", f"{v6}/64", "dev", ifname, "nodad")
+                r.ip("link", "set", ifname, "up")
+                _run(*r.exec("ethtool", "-K", ifname, "tx", "off"))
+            r.sysctl("net.ipv4.ip_forward", 1)
         for ns, ifname, v4, v6 in ((a, pair.a_if, pair.a_addr, pair.a_addr6),
                                    (b, pair.b_if, pair.b_addr, pair.b_addr6)):
             ns.ip("addr", "add", f"{v4}/24", "dev", ifname)
@@ -104,25 +138,44 @@ class VethPair:
             # Software checksums: a capture then shows the checksum that went on the wire,
             # not the pseudo-header sum that checksum offload leaves in place.
             _run(*ns.exec("ethtool", "-K", ifname, "tx", "off"))
+        if routed:
+            a.ip("route", "add", "default", "via", ROUTER_A)
+            b.ip("route", "add", "default", "via", ROUTER_B)
         return pair
+
+    def _links(self) -> list[tuple[Namespace, str, Namespace, str]]:
+        """Each veth's two ends: (namespace, interface) twice."""
+        if self.router is None:
+            return [(self.a, self.a_if, self.b, self.b_if)]
+        return [(self.a, self.a_if, self.router, "ra"), (self.router, "rb", self.b, self.b_if)]
 
     def static_neighbours(self) -> None:
         """Without them an unplugged or blackholed peer's ARP entry fails and the next
         connect after replugging gets EHOSTUNREACH for a while (KERNEL_LAB.md)."""
-        def mac(ns: Namespace, ifname: str) -> str:
-            out = subprocess.run(["ip", "-n", ns.name, "-o", "link", "show", ifname],
-                                 capture_output=True, text=True, check=True).stdout
-            return out.split("link/ether ")[1].split()[0]
-        self.a.ip("neigh", "replace", self.b_addr, "lladdr", mac(self.b, self.b_if),
-                  "dev", self.a_if, "nud", "permanent")
-        self.b.ip("neigh", "replace", self.a_addr, "lladdr", mac(self.a, self.a_if),
-                  "dev", self.b_if, "nud", "permanent")
+        address = {self.a_if: self.a_addr, self.b_if: self.b_addr, "ra": ROUTER_A,
+                   "rb": ROUTER_B}  # interface names are unique across the namespaces
+        for one, one_if, other, other_if in self._links():
+            for here, here_if, there, there_if in ((one, one_if, other, other_if),
+                                                   (other, other_if, one, one_if)):
+                here.ip("neigh", "replace", address[there_if], "lladdr",
+                        _mac(there, there_if), "dev", here_if, "nud", "permanent")
+
+    def set_router_mtu(self, mtu: int) -> None:
+        """The MTU of the router's link towards ``b`` (its end only: ``b`` still
+        announces its own MSS, so only the router knows the path is narrower)."""
+        if self.router is None:
+            raise ValueError("there is no router between a and b")
+        self.router.ip("link", "set", "rb", "mtu", str(mtu))
 
     def offloads_off(self) -> None:
         """One wire segment per TCP segment, as tcpkit sends them."""
-        for ns, ifname in ((self.a, self.a_if), (self.b, self.b_if)):
-            _run(*ns.exec("ethtool", "-K", ifname, "gso", "off", "gro", "off", "tso", "off"))
+        for one, one_if, other, other_if in self._links():
+            for ns, ifname in ((one, one_if), (other, other_if)):
+                _run(*ns.exec("ethtool", "-K", ifname, "gso", "off", "gro", "off",
+                              "tso", "off"))
 
     def delete(self) -> None:
         self.a.delete()
         self.b.delete()
+        if self.router is not None:
+            self.router.delete()

@@ -23,10 +23,11 @@ from tcpkit.lab.calls import Call, CallLog
 from tcpkit.lab.scenario import CLIENT, Scenario, Stage
 from tcpkit.lab.worlds import KernelWorld, SimWorld, World
 from tcpkit.tcp.events import StateChanged
+from tcpkit.wire import icmp
 from tcpkit.wire.capture import LINKTYPE_ETHERNET
 from tcpkit.wire.capture_file import open_capture
 from tcpkit.wire.errors import MalformedPacket
-from tcpkit.wire.ipv4 import PROTO_TCP, parse_ipv4
+from tcpkit.wire.ipv4 import PROTO_ICMP, PROTO_TCP, parse_ipv4
 from tcpkit.wire.tcp import ACK, FIN, PSH, RST, SYN, URG, parse_tcp
 from tcpkit.wire.tcpdump import Formatter, TimeFormat
 
@@ -84,7 +85,10 @@ class Outcome:
 
 def segment_summary(pcap: bytes) -> list[str]:
     """``"> S seq 0 ack 0 len 0"`` lines: ``>`` from the client, ``<`` to it; numbers
-    relative to the sender's first SYN (absolute if its SYN was not seen)."""
+    relative to the sender's first SYN (absolute if its SYN was not seen); "no-DF" if the
+    datagram may be fragmented. ICMP errors
+    to the client are ``"! ICMP 3/4 mtu 1280 about seq 1"`` lines (the quoted segment's
+    sequence number, relative)."""
     isn: dict[bool, int] = {}
     lines = []
     for packet in open_capture(io.BytesIO(pcap)):
@@ -95,6 +99,10 @@ def segment_summary(pcap: bytes) -> list[str]:
             data = data[14:]
         try:
             header, payload = parse_ipv4(data, verify=False)
+            if header.protocol == PROTO_ICMP:
+                if header.dst == CLIENT:
+                    lines.append(_icmp_line(payload, isn.get(True, 0)))
+                continue
             if header.protocol != PROTO_TCP:
                 continue
             seg = parse_tcp(payload)
@@ -107,9 +115,24 @@ def segment_summary(pcap: bytes) -> list[str]:
         flags = "".join(letter for bit, letter in _FLAG_LETTERS if seg.flags & bit) or "."
         seq = (seg.seq - isn.get(outbound, 0)) & 0xFFFFFFFF
         ack = (seg.ack - isn.get(not outbound, 0)) & 0xFFFFFFFF if seg.flags & ACK else 0
+        # DF is clear only where path MTU discovery gave up (a locked path MTU).
+        df = "" if header.dont_fragment else " no-DF"
         lines.append(f"{'>' if outbound else '<'} {flags} seq {seq} ack {ack} "
-                     f"len {len(seg.payload)}")
+                     f"len {len(seg.payload)}{df}")
     return lines
+
+
+def _icmp_line(payload: bytes, client_isn: int) -> str:
+    message = icmp.parse_icmp(payload, verify=False)
+    line = f"! ICMP {message.type}/{message.code}"
+    if message.type == icmp.DEST_UNREACHABLE and message.code == icmp.FRAGMENTATION_NEEDED:
+        line += f" mtu {message.next_hop_mtu}"
+    if message.is_error:
+        _, quoted = message.quoted_ipv4()
+        if len(quoted) >= 8:
+            seq = int.from_bytes(quoted[4:8], "big")
+            line += f" about seq {(seq - client_isn) & 0xFFFFFFFF}"
+    return line
 
 
 def _play(scenario: Scenario, world: World, knobs: dict[str, int]) -> Stage:
@@ -130,7 +153,8 @@ def run_sim(scenario: Scenario, knobs: dict[str, int] | None = None, *,
     """The scenario on the simulated network: the same seed gives the same bytes."""
     values = scenario.settings(knobs)
     capture = io.BytesIO()
-    world = SimWorld(seed, capture=capture, names=("client", "server"))
+    world = SimWorld(seed, capture=capture, names=("client", "server"),
+                     routed=scenario.routed)
     states: list[StateRecord] = []
     origin = world.now()
     for host in world.hosts.values():
@@ -153,7 +177,7 @@ def run_kernel(scenario: Scenario, knobs: dict[str, int] | None = None) -> Outco
     if scenario.kernel_cannot:
         raise ValueError(f"the kernel cannot play {scenario.name}: {scenario.kernel_cannot}")
     values = scenario.settings(knobs)
-    world = KernelWorld()
+    world = KernelWorld(routed=scenario.routed)
     world.pair.offloads_off()  # one wire segment per TCP segment, as tcpkit sends them
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "kernel.pcap"
@@ -178,13 +202,13 @@ def compare(kernel: Outcome, ours: Outcome) -> str | None:
     # Each direction on its own: how the two interleave depends on the cable's length
     # and on how fast programs run, which differ between the worlds by design.
     kernel_segments, our_segments = kernel.segments(), ours.segments()
-    for arrow, side in ((">", "client"), ("<", "server")):
+    for arrow, side in ((">", "client"), ("<", "server"), ("!", "network")):
         theirs_segs = [s for s in kernel_segments if s.startswith(arrow)]
         mine_segs = [s for s in our_segments if s.startswith(arrow)]
         for i, (a, b) in enumerate(zip(theirs_segs, mine_segs, strict=False)):
             if a != b:
-                return f"{side}'s segment {i + 1}: linux {a!r}, tcpkit {b!r}"
+                return f"{side}'s packet {i + 1}: linux {a!r}, tcpkit {b!r}"
         if len(theirs_segs) != len(mine_segs):
-            return (f"the {side} sent {len(theirs_segs)} segments on linux, "
+            return (f"the {side} sent {len(theirs_segs)} packets on linux, "
                     f"{len(mine_segs)} on tcpkit")
     return None

@@ -1,6 +1,7 @@
 """What a scenario is: a small story in plain blocking socket code, told by actors on
-two hosts (``client`` 192.0.2.1 and ``server`` 192.0.2.2, one cable), with the article it
-comes from, the knobs a user may turn, and the words that explain the outcome.
+two hosts (``client`` 192.0.2.1 and ``server`` 192.0.2.2, one cable; or, for a routed
+story, ``server`` 198.51.100.2 behind a router), with the article it comes from, the
+knobs a user may turn, and the words that explain the outcome.
 
 The story only uses :class:`Stage`, so the same function runs on tcpkit's simulated
 network and on the kernel (two network namespaces): that is how the lab verifies itself.
@@ -13,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tcpkit.lab.calls import CallLog, LoggedSockets, show_error
-from tcpkit.lab.worlds import A, B, World
+from tcpkit.lab.worlds import A, World
 
 if TYPE_CHECKING:
     from tcpkit.lab.run import Outcome
 
 SIDES = {"client": "a", "server": "b"}
-CLIENT, SERVER = A, B
+CLIENT = A
 PORT = 5555
 
 
@@ -46,6 +47,7 @@ class Scenario:
     timeout: float = 30.0  # virtual (or, on the kernel, real) seconds the story may take
     # Why the kernel cannot play it, or None when it can (then verify compares).
     kernel_cannot: str | None = None
+    routed: bool = False  # a router between client and server (Stage.router_mtu)
 
     def settings(self, overrides: dict[str, int] | None = None) -> dict[str, int]:
         """The knobs' values: defaults, then ``overrides`` (unknown names are errors)."""
@@ -86,6 +88,16 @@ class Stage:
                     if id(sock.raw) not in self._kept:
                         sock.raw.close()
         self.world.spawn(SIDES[side], run)
+
+    @property
+    def server(self) -> str:
+        """The server's address, to connect to."""
+        return self.world.server
+
+    def router_mtu(self, mtu: int) -> None:
+        """The router's link towards the server carries datagrams of ``mtu`` bytes at
+        most (routed scenarios only)."""
+        self.world.set_router_mtu(mtu)
 
     def sleep(self, seconds: float) -> None:
         self.world.sleep(seconds)

@@ -3,7 +3,9 @@ joined by a veth pair, the actors as threads moved into their host's namespace, 
 and tcpkit's (two simulated hosts joined by a cable, the actors as simulation actors,
 virtual time). A story only uses the :class:`World` surface, so one body runs in both.
 
-Host ``a`` is 192.0.2.1, host ``b`` 192.0.2.2, on 192.0.2.0/24 with no other route.
+Host ``a`` is 192.0.2.1, host ``b`` 192.0.2.2, on 192.0.2.0/24 with no other route; or,
+in a routed world, ``b`` is 198.51.100.2 and a router (192.0.2.254, 198.51.100.254) sits
+between them, whose link towards ``b`` may have a smaller MTU.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from ipaddress import ip_address
 from types import ModuleType
 from typing import Any, BinaryIO, Protocol
 
 import tcpkit.socket
-from tcpkit.lab.netns import VethPair
+from tcpkit.lab.netns import ROUTER_A, ROUTER_B, VethPair
 from tcpkit.links import sim
 from tcpkit.wire import icmp
 from tcpkit.wire.checksum import internet_checksum
 
 A, B = "192.0.2.1", "192.0.2.2"
+B_ROUTED = "198.51.100.2"  # b's address behind the router
 # nft's names for ICMP destination unreachable codes (``reject with icmp type ...``).
 REJECT_CODES = {"net-unreachable": icmp.NET_UNREACHABLE,
                 "host-unreachable": icmp.HOST_UNREACHABLE,
@@ -37,6 +41,8 @@ CLONE_NEWNET = 0x40000000
 class World(Protocol):
     @property
     def sk(self) -> ModuleType: ...  # the socket module the actors use
+    @property
+    def server(self) -> str: ...  # b's address
 
     def spawn(self, side: str, actor: Callable[[], None]) -> None: ...
     def run(self, timeout: float) -> None: ...
@@ -48,6 +54,7 @@ class World(Protocol):
     def sysctl(self, side: str, name: str, value: object) -> None: ...
     def keep(self, sock: Any) -> None: ...
     def counter(self, side: str, name: str) -> int: ...
+    def set_router_mtu(self, mtu: int) -> None: ...
 
 
 class KernelWorld:
@@ -56,13 +63,20 @@ class KernelWorld:
 
     sk = stdlib
 
-    def __init__(self) -> None:
-        self.pair = VethPair.create()
+    def __init__(self, *, routed: bool = False) -> None:
+        self.pair = VethPair.create(routed=routed)
         self.pair.static_neighbours()
         self._actors: list[tuple[str, Callable[[], None]]] = []
         self._kept: list[Any] = []
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._rejecter: _Rejecter | None = None
+
+    @property
+    def server(self) -> str:
+        return self.pair.b_addr
+
+    def set_router_mtu(self, mtu: int) -> None:
+        self.pair.set_router_mtu(mtu)
 
     def _namespace(self, side: str) -> str:
         return (self.pair.a if side == "a" else self.pair.b).name
@@ -213,22 +227,38 @@ class _Rejecter:
 
 
 class SimWorld:
-    """tcpkit: two simulated hosts on a 1 ms cable."""
+    """tcpkit: two simulated hosts on a cable of 0.5 ms, or two of 0.25 ms with a
+    router between them; the capture is on ``a``'s cable."""
 
     sk = tcpkit.socket
 
     def __init__(self, seed: int = 1, *, capture: BinaryIO | None = None,
-                 names: tuple[str, str] = ("a", "b")) -> None:
-        self.net = sim.Network(seed)
-        self.hosts = {"a": self.net.add_host(names[0], f"{A}/24"),
-                      "b": self.net.add_host(names[1], f"{B}/24")}
-        self.link = self.net.link(self.hosts["a"], self.hosts["b"], delay=0.0005)
+                 names: tuple[str, str] = ("a", "b"), routed: bool = False) -> None:
+        self.net = net = sim.Network(seed)
+        self.server = B_ROUTED if routed else B
+        self.hosts = {"a": net.add_host(names[0], f"{A}/24"),
+                      "b": net.add_host(names[1], f"{self.server}/24")}
+        a, b = self.hosts["a"], self.hosts["b"]
+        pairs = [(a, A, b, self.server)]
+        self.router = None
+        if not routed:
+            self.link = self.far_link = net.link(a, b, delay=0.0005)
+        else:
+            self.router = router = net.add_host("router", f"{ROUTER_A}/24", f"{ROUTER_B}/24")
+            router.sysctl["net.ipv4.ip_forward"] = 1
+            a.add_route("default", via=ROUTER_A)
+            b.add_route("default", via=ROUTER_B)
+            self.link = net.link(a, router.interfaces["eth0"], delay=0.00025)
+            self.far_link = net.link(router.interfaces["eth1"], b, delay=0.00025)
+            pairs = [(a, A, router, ROUTER_A), (router, ROUTER_B, b, self.server)]
         if capture is not None:
             self.link.capture(capture)
         # The kernel world's static neighbours.
-        for side, peer in (("a", B), ("b", A)):
-            host = self.hosts[side]
-            host.neighbour_found(host.interfaces["eth0"], peer)
+        for one, one_addr, other, other_addr in pairs:
+            for here, there in ((one, other_addr), (other, one_addr)):
+                interface = next(i for i in here.interfaces.values()
+                                 if not i.loopback and ip_address(there) in i.network)
+                here.neighbour_found(interface, there)
 
     def spawn(self, side: str, actor: Callable[[], None]) -> None:
         self.net.spawn(self.hosts[side], actor)
@@ -246,10 +276,15 @@ class SimWorld:
         sim.sleep(seconds)
 
     def unplug(self) -> None:
-        self.link.unplug()
+        self.far_link.unplug()
 
     def replug(self) -> None:
-        self.link.replug()
+        self.far_link.replug()
+
+    def set_router_mtu(self, mtu: int) -> None:
+        if self.router is None:
+            raise ValueError("there is no router between a and b")
+        self.router.interfaces["eth1"].mtu = mtu
 
     def reject(self, kind: str | None) -> None:
         # The kernel world's firewall answers every segment: no rate limit here either.

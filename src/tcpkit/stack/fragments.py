@@ -1,4 +1,5 @@
-"""IPv4 fragment reassembly (RFC 791 §3.2, RFC 815) with Linux's limits.
+"""IPv4 fragments: cutting a datagram to an MTU (RFC 791 §3.2, Linux ``ip_do_fragment``)
+and reassembly (RFC 791 §3.2, RFC 815) with Linux's limits.
 
 Fragments are keyed by (source, destination, protocol, identification). A datagram is
 complete when the pieces cover 0..end with no hole and the last piece (MF clear) is
@@ -10,12 +11,60 @@ queues are bounded by ``ipfrag_high_thresh``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from tcpkit.wire.ipv4 import IPv4Header
+from tcpkit.wire.ipv4 import FLAG_DF, FLAG_MF, IPv4Header
 
 FragKey = tuple[bytes, bytes, int, int]
 MAX_DATAGRAM = 65535
+_OPTION_COPIED = 0x80  # RFC 791: this option goes into every fragment
+
+
+def _copied_options(options: bytes) -> bytes:
+    """The options a second or later fragment carries: those with the copied flag
+    (RFC 791 §3.1; Linux ``ip_options_fragment``)."""
+    kept = bytearray()
+    i = 0
+    while i < len(options):
+        kind = options[i]
+        if kind == 0:  # end of the option list
+            break
+        if kind == 1:  # no-operation
+            i += 1
+            continue
+        length = options[i + 1] if i + 1 < len(options) else 0
+        if length < 2:
+            break  # malformed: what follows cannot be read
+        if kind & _OPTION_COPIED:
+            kept += options[i:i + length]
+        i += length
+    return bytes(kept)
+
+
+def fragment(header: IPv4Header, payload: bytes, mtu: int) -> list[bytes]:
+    """``payload`` cut into datagrams of at most ``mtu`` bytes, each but the last
+    carrying a multiple of 8 payload bytes (RFC 791 §3.2). A datagram that is itself a
+    fragment is cut further: offsets add up and the last piece keeps its MF flag."""
+    first_hlen = 20 + (len(header.options) + 3) // 4 * 4
+    later_options = _copied_options(header.options)
+    later_hlen = 20 + (len(later_options) + 3) // 4 * 4
+    pieces = []
+    start = 0
+    while start < len(payload):
+        hlen = first_hlen if start == 0 else later_hlen
+        room = (mtu - hlen) & ~7
+        if room <= 0:
+            raise ValueError(f"an MTU of {mtu} leaves no room for a fragment's payload")
+        chunk = payload[start:start + room]
+        last = start + len(chunk) == len(payload)
+        flags = header.flags & FLAG_MF if last else header.flags | FLAG_MF
+        piece = replace(header, flags=flags & ~FLAG_DF,
+                        fragment_offset=header.fragment_offset + start,
+                        options=header.options if start == 0 else later_options,
+                        total_length=None, checksum=None)
+        pieces.append(piece.packet(chunk))
+        start += len(chunk)
+    return pieces
 
 
 @dataclass(slots=True)
@@ -89,7 +138,11 @@ class Reassembler:
             return None
         self._drop(key)
         whole = b"".join(queue.pieces[k] for k in sorted(queue.pieces))
-        return queue.first, whole
+        # Linux ip_frag_reasm rewrites the first fragment's header to describe the
+        # whole datagram: no MF, offset 0, its real length, a fresh checksum.
+        whole_header = replace(queue.first, flags=queue.first.flags & ~FLAG_MF,
+                               fragment_offset=0, total_length=None, checksum=None)
+        return whole_header, whole
 
     def _drop(self, key: FragKey) -> None:
         queue = self._queues.pop(key, None)

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tcpkit.stack.fragments import Reassembler
+from tcpkit.stack.forward import forward
+from tcpkit.stack.fragments import Reassembler, fragment
 from tcpkit.stack.icmp_ratelimit import IcmpRateLimit
 from tcpkit.stack.mib import Counters
 from tcpkit.stack.ports import PortTable
@@ -54,6 +55,7 @@ UNREACH_ERRNO = {
     14: errno.EHOSTUNREACH, 15: errno.EHOSTUNREACH,
 }
 PMTU_EXPIRES = 600.0  # net.ipv4.route.mtu_expires
+ICMP_TOS = 0xC0  # IPTOS_PREC_INTERNETCONTROL, which Linux icmp_send gives its errors
 
 
 @dataclass(slots=True)
@@ -97,7 +99,8 @@ class Host:
         self.drops: deque[str] = deque(maxlen=100)  # why recent packets were dropped
         self.down = False  # crashed: no power until reboot()
         self._neighbours: dict[tuple[str, str], _Neighbour] = {}
-        self._pmtu: dict[str, tuple[int, float]] = {}
+        # Path MTUs learned from ICMP, by destination: (mtu, expires, locked).
+        self._pmtu: dict[str, tuple[int, float, bool]] = {}
         self.rejecting: int | None = None  # see reject()
         # Called with (4-tuple, StateChanged, now) as connections change state (the lab's
         # state timelines); kept across reboots.
@@ -182,6 +185,32 @@ class Host:
             mtu = min(mtu, learned[0])
         return mtu
 
+    def learn_path_mtu(self, destination: str, mtu: int, now: float) -> int:
+        """ICMP said ``mtu`` is the most that reaches ``destination``: remember it for
+        ``net.ipv4.route.mtu_expires`` and return the path MTU now in force (Linux
+        ``__ip_rt_update_pmtu``). It only ever goes down; below
+        ``net.ipv4.route.min_pmtu`` (552) it stops at that floor and is locked: no
+        further ICMP moves it, and datagrams go without DF so that routers fragment
+        them (RFC 1191 §7's defence against forged tiny MTUs)."""
+        current = self.path_mtu(destination)
+        learned = self._pmtu.get(destination)
+        if learned is not None and learned[2] and learned[1] > now:
+            return current
+        floor = self.sysctl["net.ipv4.route.min_pmtu"]
+        locked = mtu < floor
+        if locked:
+            mtu = min(current, floor)
+        if mtu >= current and not locked:
+            return current
+        self._pmtu[destination] = (mtu, now + PMTU_EXPIRES, locked)
+        return mtu
+
+    def _df_for(self, destination: str) -> int:
+        learned = self._pmtu.get(destination)
+        if learned is not None and learned[2] and learned[1] > self.now:
+            return 0
+        return FLAG_DF
+
     def socket(self) -> TcpSock:
         from tcpkit.stack.sock import TcpSock  # noqa: PLC0415 (sock imports host types)
         if self.down:
@@ -243,13 +272,17 @@ class Host:
 
     # -- output ------------------------------------------------------------------------
 
-    def ip_output(self, src: str, dst: str, protocol: int, seg: TCPSegment | bytes) -> None:
-        """Send one datagram (Linux ``ip_queue_xmit``): route, header, neighbour."""
+    def ip_output(self, src: str, dst: str, protocol: int, seg: TCPSegment | bytes, *,
+                  tos: int = 0) -> None:
+        """Send one datagram (Linux ``ip_queue_xmit``): route, header, neighbour. TCP
+        sets DF (path MTU discovery, RFC 1191) unless the path's MTU is locked; ICMP
+        never does (Linux's ICMP socket is ``IP_PMTUDISC_DONT``)."""
         if self.down:
             return
-        header = IPv4Header(src=src, dst=dst, protocol=protocol,
+        df = self._df_for(dst) if protocol == PROTO_TCP else 0
+        header = IPv4Header(src=src, dst=dst, protocol=protocol, tos=tos,
                             ttl=self.sysctl["net.ipv4.ip_default_ttl"],
-                            identification=self._next_ip_id(), flags=FLAG_DF)
+                            identification=self._next_ip_id(), flags=df)
         if isinstance(seg, TCPSegment):
             payload = seg.build(pseudo_header(header.src_packed, header.dst_packed, protocol))
         else:
@@ -268,8 +301,28 @@ class Host:
         if not interface.up:
             self.drop(f"{interface.name} is down")
             return
-        self._neighbour_output(interface, self.routes.next_hop(route, dst), packet, header,
-                               seg if isinstance(seg, TCPSegment) else None)
+        next_hop = self.routes.next_hop(route, dst)
+        if len(packet) > interface.mtu or (dst in self._pmtu
+                                           and len(packet) > self.path_mtu(dst)):
+            self.fragment_output(interface, next_hop, header, payload, self.path_mtu(dst))
+            return
+        self.link_output(interface, next_hop, packet, header,
+                         seg if isinstance(seg, TCPSegment) else None)
+
+    def fragment_output(self, interface: Interface, next_hop: str, header: IPv4Header,
+                        payload: bytes, mtu: int) -> None:
+        """A datagram too big for ``mtu``: in fragments if DF is clear (Linux
+        ``ip_do_fragment``), else dropped (``IpFragFails``; a router then answers with
+        fragmentation needed, a local sender gets EMSGSIZE)."""
+        if header.dont_fragment:
+            self.counters.inc("IpFragFails")
+            self.drop(f"IP: {len(payload)} bytes with DF do not fit MTU {mtu}")
+            return
+        pieces = fragment(header, payload, mtu)
+        self.counters.inc("IpFragOKs")
+        self.counters.inc("IpFragCreates", len(pieces))
+        for piece in pieces:
+            self.link_output(interface, next_hop, piece, header)
 
     def _next_ip_id(self) -> int:
         self._ip_id = (self._ip_id + 1) & 0xFFFF
@@ -294,8 +347,9 @@ class Host:
 
     # -- neighbours (ARP, RFC 826; Linux neigh_resolve_output) ---------------------------
 
-    def _neighbour_output(self, interface: Interface, next_hop: str, packet: bytes,
-                          header: IPv4Header, seg: TCPSegment | None) -> None:
+    def link_output(self, interface: Interface, next_hop: str, packet: bytes,
+                    header: IPv4Header, seg: TCPSegment | None = None) -> None:
+        """Hand ``packet`` to ``interface`` for ``next_hop``, once ARP has found it."""
         solicit = getattr(interface.transmit, "solicit", None)
         if solicit is None:  # a point-to-point link: no neighbours to find
             interface.transmit(packet, next_hop)
@@ -376,11 +430,14 @@ class Host:
             counters.inc("IpInHdrErrors")
             self.drop(f"IP: {exc}")
             return
+        now = self.now
         if not self.is_local(header.dst):
-            counters.inc("IpInAddrErrors")  # no forwarding: tcpkit hosts are not routers
+            if self.sysctl["net.ipv4.ip_forward"]:
+                forward(self, header, packet, payload, now)
+                return
+            counters.inc("IpInAddrErrors")
             self.drop(f"IP: {header.dst} is not ours")
             return
-        now = self.now
         if header.is_fragment:
             counters.inc("IpReasmReqds")
             result = self.fragments.add(header, payload, now)
@@ -394,7 +451,8 @@ class Host:
             header, payload = result
         if self.rejecting is not None and header.protocol == PROTO_TCP:
             # The input hook runs on the reassembled datagram, before delivery.
-            self._send_unreachable(header, header.packet(payload), self.rejecting, now)
+            self.send_icmp_error(header, header.packet(payload), icmp.DEST_UNREACHABLE,
+                                 self.rejecting, now)
             return
         counters.inc("IpInDelivers")
         if header.protocol == PROTO_TCP:
@@ -406,21 +464,33 @@ class Host:
             counters.inc("IpInUnknownProtos")
         self.settle()
 
-    def _send_unreachable(self, header: IPv4Header, quoted: bytes, code: int,
-                          now: float) -> None:
-        """Answer the datagram ``quoted`` with destination unreachable ``code`` (Linux
-        ``icmp_send``, rate limited per destination: :mod:`tcpkit.stack.icmp_ratelimit`)."""
+    def send_icmp_error(self, header: IPv4Header, quoted: bytes, icmp_type: int, code: int,
+                        now: float, *, next_hop_mtu: int = 0) -> None:
+        """Answer the datagram ``quoted`` (parsed as ``header``) with an ICMP error (Linux
+        ``icmp_send``: rate limited per destination, :mod:`tcpkit.stack.icmp_ratelimit`;
+        from the address it was sent to if that is ours, else from our address towards
+        its source, as a router's errors are)."""
         counters = self.counters
         if not self.is_local(header.src) and not self.icmp_limit.allow(
-                header.src, icmp.DEST_UNREACHABLE, code, now,
+                header.src, icmp_type, code, now,
                 ratelimit_ms=self.sysctl["net.ipv4.icmp_ratelimit"],
                 ratemask=self.sysctl["net.ipv4.icmp_ratemask"]):
             counters.inc("IcmpOutRateLimitHost")
             return
-        message = icmp.ICMPMessage.destination_unreachable(code, quoted)
+        if icmp_type == icmp.TIME_EXCEEDED:
+            message = icmp.ICMPMessage.time_exceeded(code, quoted)
+            counters.inc("IcmpOutTimeExcds")
+        else:
+            message = icmp.ICMPMessage.destination_unreachable(code, quoted, next_hop_mtu)
+            counters.inc("IcmpOutDestUnreachs")
+        try:
+            source = header.dst if self.is_local(header.dst) else self.source_for(header.src)
+        except OSError:
+            counters.inc("IpOutNoRoutes")
+            return
         counters.inc("IcmpOutMsgs")
-        counters.inc("IcmpOutDestUnreachs")
-        self.ip_output(header.dst, header.src, PROTO_ICMP, message.build())
+        self.ip_output(source, header.src, PROTO_ICMP, message.build(),
+                       tos=ICMP_TOS | (header.tos & 0x1E))
 
     def _icmp_input(self, header: IPv4Header, payload: bytes, now: float) -> None:
         counters = self.counters
@@ -435,7 +505,7 @@ class Host:
             reply = icmp.ICMPMessage.echo_reply(message.identifier, message.sequence,
                                                 message.body)
             self.counters.inc("IcmpOutMsgs")
-            self.ip_output(header.dst, header.src, PROTO_ICMP, reply.build())
+            self.ip_output(header.dst, header.src, PROTO_ICMP, reply.build(), tos=header.tos)
             return
         if message.type not in (icmp.DEST_UNREACHABLE, icmp.TIME_EXCEEDED,
                                 icmp.PARAMETER_PROBLEM):
@@ -454,10 +524,9 @@ class Host:
         if message.type == icmp.DEST_UNREACHABLE:
             counters.inc("IcmpInDestUnreachs")
             if message.code == icmp.FRAGMENTATION_NEEDED:
-                mtu = message.next_hop_mtu
-                if mtu:
-                    self._pmtu[quoted.dst] = (mtu, now + PMTU_EXPIRES)
-                    self.tcp.icmp_error(key, seq, None, mtu, now)
+                # An MTU of 0 (a pre-RFC 1191 router) lands on the locked floor.
+                mtu = self.learn_path_mtu(quoted.dst, message.next_hop_mtu, now)
+                self.tcp.icmp_error(key, seq, None, mtu, now)
                 return
             err = UNREACH_ERRNO.get(message.code)
             if err is None:

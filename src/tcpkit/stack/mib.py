@@ -17,10 +17,10 @@ COUNTERS: Final = frozenset({
     "IpInReceives", "IpInHdrErrors", "IpInAddrErrors", "IpInUnknownProtos",
     "IpInDelivers", "IpOutRequests", "IpOutNoRoutes", "IpReasmReqds", "IpReasmOKs",
     "IpReasmFails", "IpReasmTimeout", "IpFragOKs", "IpFragCreates", "IpFragFails",
-    "IpInDiscards", "IpOutDiscards",
+    "IpInDiscards", "IpOutDiscards", "IpForwDatagrams", "IpExtInNoRoutes",
     # RFC 792 / RFC 4293 ICMP.
     "IcmpInMsgs", "IcmpInErrors", "IcmpInDestUnreachs", "IcmpOutMsgs", "IcmpOutDestUnreachs",
-    "IcmpOutRateLimitHost",
+    "IcmpOutRateLimitHost", "IcmpOutTimeExcds",
     # RFC 4022 tcp group.
     "TcpActiveOpens", "TcpPassiveOpens", "TcpAttemptFails", "TcpEstabResets",
     "TcpInSegs", "TcpOutSegs", "TcpRetransSegs", "TcpInErrs", "TcpOutRsts", "TcpInCsumErrors",

@@ -54,6 +54,8 @@ CONNECTION_SYSCTLS: Final[dict[str, tuple[str, str]]] = {
 HOST_SYSCTLS: Final[dict[str, Any]] = {
     "net.ipv4.ip_local_port_range": (32768, 60999),
     "net.ipv4.ip_default_ttl": 64,
+    "net.ipv4.ip_forward": 0,  # 1: datagrams for others are routed on (stack/forward.py)
+    "net.ipv4.route.min_pmtu": 552,  # the lowest path MTU ICMP can teach; then locked
     "net.ipv4.ipfrag_time": 30,  # seconds a fragment waits for the rest
     "net.ipv4.ipfrag_high_thresh": 4194304,  # bytes of fragments kept at most
     "net.ipv4.ip_no_pmtu_disc": 0,

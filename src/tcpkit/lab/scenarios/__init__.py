@@ -1,5 +1,5 @@
 """The catalogue: importing this package registers every scenario."""
 
-from tcpkit.lab.scenarios import reset_on_close
+from tcpkit.lab.scenarios import path_mtu, reset_on_close
 
-__all__ = ["reset_on_close"]
+__all__ = ["path_mtu", "reset_on_close"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tcpkit.lab.calls import LoggedSockets
 from tcpkit.lab.run import Outcome
-from tcpkit.lab.scenario import PORT, SERVER, Knob, Scenario, Stage, register
+from tcpkit.lab.scenario import PORT, Knob, Scenario, Stage, register
 
 PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23)
 _CLOSE_KNOBS = (Knob("request", 100, "bytes the client sends"),
@@ -36,7 +36,7 @@ def _close_unread(stage: Stage, *, shutdown_first: bool) -> None:
 
     def client(sk: LoggedSockets) -> None:
         stage.sleep(0.01)
-        conn = sk.create_connection((SERVER, PORT))
+        conn = sk.create_connection((stage.server, PORT))
         conn.sendall(b"x" * knobs["request"])
         stage.sleep(0.2)  # busy elsewhere; the answer and the RST arrive meanwhile
         conn.recv(100)
@@ -128,7 +128,7 @@ def _five_primes(stage: Stage) -> None:
 
     def client(sk: LoggedSockets) -> None:
         stage.sleep(0.01)
-        conn = sk.create_connection((SERVER, PORT))
+        conn = sk.create_connection((stage.server, PORT))
         for number in numbers:
             conn.sendall(b"%3d\n" % number)
             stage.sleep(0.005)  # one number at a time, as it finds them

@@ -30,14 +30,19 @@ def test_tcpkit_tells_it_as_the_kernel_does(scenario: Scenario) -> None:
         require_tool(tool)
     kernel = run_kernel(scenario)
     ours = run_sim(scenario)
-    assert kernel.calls and kernel.segments(), "the kernel's run must have happened"
+    assert kernel.calls, "the kernel's run must have happened"
     assert compare(kernel, ours) is None
 
 
 @pytest.mark.parametrize("name, knobs", [("five-primes", {"fix": 1}),
                                          ("five-primes", {"count": 5, "nonprime_at": 2}),
                                          ("rst-close-unread", {"read": 100}),
-                                         ("path-mtu", {"mtu": 500})])
+                                         ("path-mtu", {"mtu": 500}),
+                                         ("client-leaves", {"read": 1}),
+                                         ("nonblocking-connect", {"listening": 0}),
+                                         ("time-wait-eaddrinuse", {"reuseaddr": 1}),
+                                         ("port-exhaustion", {"tw_reuse": 1}),
+                                         ("close-wait-leak", {"fix": 1})])
 def test_knobs_change_the_story_alike(name: str, knobs: dict[str, int]) -> None:
     require_root()
     for tool in ("ip", "nft", "tcpdump"):

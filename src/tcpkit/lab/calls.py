@@ -10,6 +10,7 @@ without their ephemeral ports, long byte strings as their length and first bytes
 from __future__ import annotations
 
 import errno
+import socket as _stdlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,17 +89,61 @@ class CallLog:
         self._sockets += 1
         return f"sock{self._sockets}"
 
-    def record(self, actor: str, text: str, call: Callable[[], Any]) -> Any:
+    def record(self, actor: str, text: str, call: Callable[[], Any],
+               show: Callable[[Any], str] | None = None) -> Any:
         """Make ``call``, log it as ``text``, and return its result (or raise its error,
-        as the program would have seen it)."""
+        as the program would have seen it); ``show`` writes the result (default
+        :func:`show_value`)."""
         start = self.now()
         try:
             result = call()
         except OSError as exc:
             self.calls.append(Call(actor, start, self.now(), text, show_error(exc)))
             raise
-        self.calls.append(Call(actor, start, self.now(), text, show_value(result)))
+        self.calls.append(Call(actor, start, self.now(), text, (show or show_value)(result)))
         return result
+
+
+def _constant_names(prefixes: tuple[str, ...]) -> dict[int, str]:
+    """The stdlib's names for option numbers (Linux values: both worlds share them)."""
+    names: dict[int, str] = {}
+    for name in dir(_stdlib):
+        if name.startswith(prefixes) and isinstance(getattr(_stdlib, name), int):
+            names.setdefault(getattr(_stdlib, name), name)
+    return names
+
+
+_LEVELS = {_stdlib.SOL_SOCKET: "SOL_SOCKET", _stdlib.IPPROTO_TCP: "IPPROTO_TCP"}
+_OPTIONS = {_stdlib.SOL_SOCKET: _constant_names(("SO_",)),
+            _stdlib.IPPROTO_TCP: _constant_names(("TCP_",))}
+_SHUT = {_stdlib.SHUT_RD: "SHUT_RD", _stdlib.SHUT_WR: "SHUT_WR", _stdlib.SHUT_RDWR: "SHUT_RDWR"}
+
+
+def _named(name: str, args: tuple[Any, ...]) -> list[str] | None:
+    """setsockopt(SOL_SOCKET, SO_KEEPALIVE, 1) rather than setsockopt(1, 9, 1)."""
+    if name in ("setsockopt", "getsockopt") and len(args) >= 2 and args[0] in _LEVELS:
+        option = _OPTIONS[args[0]].get(args[1], repr(args[1]))
+        if option == "SO_LINGER" and len(args) == 3 and isinstance(args[2], bytes) \
+                and len(args[2]) == 8:
+            on, seconds = int.from_bytes(args[2][:4], "little"), int.from_bytes(
+                args[2][4:], "little")
+            return [_LEVELS[args[0]], option, f"linger(onoff={on}, seconds={seconds})"]
+        return [_LEVELS[args[0]], option, *(_arguments(args[2:]) and [_arguments(args[2:])])]
+    if name == "shutdown" and len(args) == 1 and args[0] in _SHUT:
+        return [_SHUT[args[0]]]
+    return None
+
+
+def show_errno(value: Any) -> str:
+    """connect_ex() and SO_ERROR give an errno as a number: 0, or its name."""
+    if isinstance(value, int) and value:
+        return errno.errorcode.get(value, str(value))
+    return show_value(value)
+
+
+def _shows_errno(name: str, args: tuple[Any, ...]) -> bool:
+    return name == "connect_ex" or (name == "getsockopt" and args[:2] == (
+        _stdlib.SOL_SOCKET, _stdlib.SO_ERROR))
 
 
 def _arguments(args: tuple[Any, ...]) -> str:
@@ -140,8 +185,11 @@ class LoggedSocket:
             return result
 
         def logged(*args: Any) -> Any:
-            return self._log.record(self._actor, f"{self.label}.{name}({_arguments(args)})",
-                                    lambda: call(*args))
+            named = _named(name, args)
+            shown = ", ".join(named) if named is not None else _arguments(args)
+            return self._log.record(self._actor, f"{self.label}.{name}({shown})",
+                                    lambda: call(*args),
+                                    show_errno if _shows_errno(name, args) else None)
         return logged
 
     def __enter__(self) -> LoggedSocket:

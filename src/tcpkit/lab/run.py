@@ -23,6 +23,7 @@ from tcpkit.lab.calls import Call, CallLog
 from tcpkit.lab.scenario import CLIENT, Scenario, Stage
 from tcpkit.lab.worlds import KernelWorld, SimWorld, World
 from tcpkit.tcp.events import StateChanged
+from tcpkit.tcp.state import State
 from tcpkit.wire import icmp
 from tcpkit.wire.capture import LINKTYPE_ETHERNET
 from tcpkit.wire.capture_file import open_capture
@@ -85,11 +86,16 @@ class Outcome:
 
 def segment_summary(pcap: bytes) -> list[str]:
     """``"> S seq 0 ack 0 len 0"`` lines: ``>`` from the client, ``<`` to it; numbers
-    relative to the sender's first SYN (absolute if its SYN was not seen); "no-DF" if the
-    datagram may be fragmented. ICMP errors
+    relative to the sender's SYN (absolute if its SYN was not seen); "no-DF" if the
+    datagram may be fragmented; "[2]" for the second connection seen, and so on. ICMP errors
     to the client are ``"! ICMP 3/4 mtu 1280 about seq 1"`` lines (the quoted segment's
     sequence number, relative)."""
-    isn: dict[bool, int] = {}
+    # Per connection (numbered in order of appearance: ephemeral ports differ between
+    # worlds) and direction.
+    isn: dict[tuple[int, bool], int] = {}
+    numbers: dict[frozenset[tuple[str, int]], int] = {}
+    opening: dict[frozenset[tuple[str, int]], int] = {}  # each one's SYN sequence number
+    count = 0
     lines = []
     for packet in open_capture(io.BytesIO(pcap)):
         data = packet.data
@@ -101,7 +107,7 @@ def segment_summary(pcap: bytes) -> list[str]:
             header, payload = parse_ipv4(data, verify=False)
             if header.protocol == PROTO_ICMP:
                 if header.dst == CLIENT:
-                    lines.append(_icmp_line(payload, isn.get(True, 0)))
+                    lines.append(_icmp_line(payload, isn.get((count, True), 0)))
                 continue
             if header.protocol != PROTO_TCP:
                 continue
@@ -110,15 +116,24 @@ def segment_summary(pcap: bytes) -> list[str]:
             lines.append("malformed")
             continue
         outbound = header.src == CLIENT
+        ends = frozenset(((header.src, seg.src_port), (header.dst, seg.dst_port)))
+        if seg.flags & (SYN | ACK) == SYN and opening.get(ends, seg.seq) != seg.seq:
+            del numbers[ends]  # a new connection on the same ports (TIME_WAIT reused)
+        number = numbers.setdefault(ends, count + 1)
+        count = max(count, number)
+        if seg.flags & (SYN | ACK) == SYN:
+            opening[ends] = seg.seq
         if seg.flags & SYN:
-            isn[outbound] = seg.seq
+            isn[number, outbound] = seg.seq
         flags = "".join(letter for bit, letter in _FLAG_LETTERS if seg.flags & bit) or "."
-        seq = (seg.seq - isn.get(outbound, 0)) & 0xFFFFFFFF
-        ack = (seg.ack - isn.get(not outbound, 0)) & 0xFFFFFFFF if seg.flags & ACK else 0
+        seq = (seg.seq - isn.get((number, outbound), 0)) & 0xFFFFFFFF
+        ack = (seg.ack - isn.get((number, not outbound), 0)) & 0xFFFFFFFF \
+            if seg.flags & ACK else 0
+        which = f" [{number}]" if number > 1 else ""
         # DF is clear only where path MTU discovery gave up (a locked path MTU).
         df = "" if header.dont_fragment else " no-DF"
         lines.append(f"{'>' if outbound else '<'} {flags} seq {seq} ack {ack} "
-                     f"len {len(seg.payload)}{df}")
+                     f"len {len(seg.payload)}{df}{which}")
     return lines
 
 
@@ -160,6 +175,9 @@ def run_sim(scenario: Scenario, knobs: dict[str, int] | None = None, *,
     for host in world.hosts.values():
         def watch(key: tuple[str, int, str, int], event: StateChanged, now: float,
                   name: str = host.name) -> None:
+            if event.new is State.LISTEN:
+                return  # a listener's child is born listening (RFC 9293's model); Linux
+                # creates it in SYN_RECEIVED, which the next record shows
             states.append(StateRecord(now - origin, name, f"{key[0]}:{key[1]}",
                                       f"{key[2]}:{key[3]}", event.old.name, event.new.name,
                                       event.cause))
@@ -190,6 +208,15 @@ def run_kernel(scenario: Scenario, knobs: dict[str, int] | None = None) -> Outco
     return Outcome(scenario, "linux", values, stage.log.calls, pcap, notes=stage.notes)
 
 
+def _streams(lines: list[str]) -> dict[tuple[str, int], list[str]]:
+    """The summary lines by direction and connection number."""
+    streams: dict[tuple[str, int], list[str]] = {}
+    for line in lines:
+        number = int(line.rsplit("[", 1)[1][:-1]) if line.endswith("]") else 1
+        streams.setdefault((line[0], number), []).append(line)
+    return streams
+
+
 def compare(kernel: Outcome, ours: Outcome) -> str | None:
     """The first difference between the kernel's run and tcpkit's, or None."""
     for actor in sorted(set(kernel.actors()) | set(ours.actors())):
@@ -199,12 +226,14 @@ def compare(kernel: Outcome, ours: Outcome) -> str | None:
                 return f"{actor} call {i + 1}: linux {a!r}, tcpkit {b!r}"
         if len(theirs) != len(mine):
             return f"{actor}: linux made {len(theirs)} calls, tcpkit {len(mine)}"
-    # Each direction on its own: how the two interleave depends on the cable's length
-    # and on how fast programs run, which differ between the worlds by design.
-    kernel_segments, our_segments = kernel.segments(), ours.segments()
-    for arrow, side in ((">", "client"), ("<", "server"), ("!", "network")):
-        theirs_segs = [s for s in kernel_segments if s.startswith(arrow)]
-        mine_segs = [s for s in our_segments if s.startswith(arrow)]
+    # Each direction of each connection on its own: how they interleave depends on the
+    # cable's length and on how fast programs run, which differ between the worlds.
+    theirs_by, mine_by = _streams(kernel.segments()), _streams(ours.segments())
+    names = {">": "client", "<": "server", "!": "network"}
+    for key in sorted(set(theirs_by) | set(mine_by)):
+        arrow, number = key
+        side = names[arrow] + (f" (connection {number})" if number > 1 else "")
+        theirs_segs, mine_segs = theirs_by.get(key, []), mine_by.get(key, [])
         for i, (a, b) in enumerate(zip(theirs_segs, mine_segs, strict=False)):
             if a != b:
                 return f"{side}'s packet {i + 1}: linux {a!r}, tcpkit {b!r}"

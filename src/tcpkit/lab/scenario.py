@@ -118,7 +118,15 @@ class Stage:
         self.world.replug()
 
     def sysctl(self, side: str, name: str, value: object) -> None:
+        """Set a sysctl on ``side``'s host (before its actors need it)."""
         self.world.sysctl(SIDES[side], name, value)
+
+    def nstat(self, side: str, name: str) -> int:
+        """Read a counter of ``side``'s host (``TcpCurrEstab``), logged as a call of
+        that side's program, as if it had run ``nstat -az <name>``."""
+        result: int = self.log.record(side, f"nstat {name}",
+                                      lambda: self.world.counter(SIDES[side], name))
+        return result
 
 
 CATALOGUE: dict[str, Scenario] = {}

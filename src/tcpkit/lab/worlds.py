@@ -160,6 +160,8 @@ class KernelWorld:
         self._rejecter = _Rejecter(self, REJECT_CODES[kind])
 
     def sysctl(self, side: str, name: str, value: object) -> None:
+        if isinstance(value, tuple):  # ip_local_port_range: "low high"
+            value = " ".join(str(v) for v in value)
         (self.pair.a if side == "a" else self.pair.b).sysctl(name, value)
 
     def keep(self, sock: Any) -> None:

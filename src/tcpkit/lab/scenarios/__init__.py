@@ -1,5 +1,11 @@
 """The catalogue: importing this package registers every scenario."""
 
-from tcpkit.lab.scenarios import path_mtu, reset_on_close
+from tcpkit.lab.scenarios import (
+    closed_peer,
+    connect_errors,
+    lifecycle,
+    path_mtu,
+    reset_on_close,
+)
 
-__all__ = ["path_mtu", "reset_on_close"]
+__all__ = ["closed_peer", "connect_errors", "lifecycle", "path_mtu", "reset_on_close"]

@@ -42,7 +42,10 @@ def test_tcpkit_tells_it_as_the_kernel_does(scenario: Scenario) -> None:
                                          ("nonblocking-connect", {"listening": 0}),
                                          ("time-wait-eaddrinuse", {"reuseaddr": 1}),
                                          ("port-exhaustion", {"tw_reuse": 1}),
-                                         ("close-wait-leak", {"fix": 1})])
+                                         ("close-wait-leak", {"fix": 1}),
+                                         ("client-vanishes", {"keepalive": 1}),
+                                         ("client-vanishes", {"reply": 1}),
+                                         ("server-host-dies", {"reboot": 500})])
 def test_knobs_change_the_story_alike(name: str, knobs: dict[str, int]) -> None:
     require_root()
     for tool in ("ip", "nft", "tcpdump"):

@@ -165,9 +165,9 @@ class LoggedSocket:
                  opened: list[LoggedSocket]) -> None:
         self._sock = sock
         self._log = log
-        self._actor = actor
         self._opened = opened
         self.label = label
+        self.actor = actor
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._sock, name)
@@ -178,7 +178,7 @@ class LoggedSocket:
             result = attr(*args)
             if name == "accept":  # the new socket is logged too
                 conn, peer = result
-                logged = LoggedSocket(conn, self._log, self._actor, self._log.label(),
+                logged = LoggedSocket(conn, self._log, self.actor, self._log.label(),
                                       self._opened)
                 self._opened.append(logged)
                 return logged, peer
@@ -187,7 +187,7 @@ class LoggedSocket:
         def logged(*args: Any) -> Any:
             named = _named(name, args)
             shown = ", ".join(named) if named is not None else _arguments(args)
-            return self._log.record(self._actor, f"{self.label}.{name}({shown})",
+            return self._log.record(self.actor, f"{self.label}.{name}({shown})",
                                     lambda: call(*args),
                                     show_errno if _shows_errno(name, args) else None)
         return logged

@@ -109,10 +109,20 @@ class Stage:
         """Hold ``sock`` open until the story is over (a program that never closes)."""
         raw = getattr(sock, "raw", sock)
         self._kept.add(id(raw))
-        self.world.keep(raw)
+        self.world.keep(raw, SIDES[getattr(sock, "actor", "client")])
 
     def unplug(self) -> None:
+        """The cable to the server is cut: nothing passes either way until replug."""
         self.world.unplug()
+
+    def crash(self, side: str) -> None:
+        """``side``'s host loses power: its connections vanish without a segment and it
+        answers nothing (sockets its program kept with :meth:`keep` go with it)."""
+        self.world.crash(SIDES[side])
+
+    def reboot(self, side: str) -> None:
+        """``side``'s host crashes and comes back at once, knowing no connection."""
+        self.world.reboot(SIDES[side])
 
     def replug(self) -> None:
         self.world.replug()

@@ -52,7 +52,9 @@ class World(Protocol):
     def replug(self) -> None: ...
     def reject(self, kind: str | None) -> None: ...
     def sysctl(self, side: str, name: str, value: object) -> None: ...
-    def keep(self, sock: Any) -> None: ...
+    def keep(self, sock: Any, side: str = "a") -> None: ...
+    def crash(self, side: str) -> None: ...
+    def reboot(self, side: str) -> None: ...
     def counter(self, side: str, name: str) -> int: ...
     def set_router_mtu(self, mtu: int) -> None: ...
 
@@ -67,7 +69,7 @@ class KernelWorld:
         self.pair = VethPair.create(routed=routed)
         self.pair.static_neighbours()
         self._actors: list[tuple[str, Callable[[], None]]] = []
-        self._kept: list[Any] = []
+        self._kept: list[tuple[str, Any]] = []
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._rejecter: _Rejecter | None = None
 
@@ -122,9 +124,19 @@ class KernelWorld:
         time.sleep(seconds)
 
     def unplug(self) -> None:
-        """``b`` drops every IP packet in and out (nftables): the cable is cut beyond
-        ``a``'s switch port. Setting the veth down would instead make ``a``'s own
-        transmissions fail locally, which TCP treats as congestion, not loss."""
+        """The cable is cut beyond ``a``'s switch port. In a routed world the router
+        drops everything it would forward, and both hosts' transmissions leave them as
+        on a real cut. Otherwise ``b`` drops every IP packet in and out (nftables):
+        faithful for ``a``, but ``b``'s own sends then fail locally (EPERM from the
+        output hook), which its TCP treats as a local failure — data it sends is never
+        counted as sent and only zero-window-style probes follow — so a story where
+        ``b`` sends into the cut must be routed. Setting the veth down would do the
+        same to ``a``."""
+        if self.pair.router is not None:
+            self.nft("add table inet tkcut\n"
+                     "add chain inet tkcut through { type filter hook forward priority 0; }\n"
+                     "add rule inet tkcut through drop\n", "r")
+            return
         rules = ("add table inet tkcut\n"
                  "add chain inet tkcut in { type filter hook input priority 0; }\n"
                  "add chain inet tkcut out { type filter hook output priority 0; }\n"
@@ -133,11 +145,34 @@ class KernelWorld:
         self.nft(rules)
 
     def replug(self) -> None:
-        self.nft("delete table inet tkcut\n")
+        self.nft("delete table inet tkcut\n", "r" if self.pair.router is not None else "b")
 
-    def nft(self, rules: str) -> None:
-        """Apply nftables ``rules`` (``nft -f`` syntax) in ``b``'s namespace."""
-        subprocess.run(self.pair.b.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+    def nft(self, rules: str, side: str = "b") -> None:
+        """Apply nftables ``rules`` (``nft -f`` syntax) in ``side``'s namespace (``r``:
+        the router's)."""
+        ns = {"a": self.pair.a, "b": self.pair.b, "r": self.pair.router}[side]
+        assert ns is not None, "there is no router"
+        subprocess.run(ns.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+
+    def crash(self, side: str) -> None:
+        """``side``'s host loses power: nothing goes in or out any more, and the
+        sockets its programs kept vanish without a segment (closed with SO_LINGER 0
+        behind a firewall that drops the RST)."""
+        self.nft("add table inet tkdown\n"
+                 "add chain inet tkdown in { type filter hook input priority 0; }\n"
+                 "add chain inet tkdown out { type filter hook output priority 0; }\n"
+                 "add rule inet tkdown in drop\nadd rule inet tkdown out drop\n", side)
+        for owner, sock in self._kept:
+            if owner == side and sock.fileno() >= 0:
+                sock.setsockopt(stdlib.SOL_SOCKET, stdlib.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+
+    def reboot(self, side: str) -> None:
+        """``side``'s host comes back with no connections: the sockets are gone and it
+        answers again (a RST for anything of the old connections)."""
+        self.crash(side)
+        time.sleep(0.01)  # the dropped RSTs are out of the way
+        self.nft("delete table inet tkdown\n", side)
 
     def reject(self, kind: str | None) -> None:
         """A firewall next to ``b`` answers every TCP segment for it with an ICMP
@@ -164,8 +199,8 @@ class KernelWorld:
             value = " ".join(str(v) for v in value)
         (self.pair.a if side == "a" else self.pair.b).sysctl(name, value)
 
-    def keep(self, sock: Any) -> None:
-        self._kept.append(sock)
+    def keep(self, sock: Any, side: str = "a") -> None:
+        self._kept.append((side, sock))
 
     def counter(self, side: str, name: str) -> int:
         """An ``nstat`` counter (``TcpCurrEstab``) of the side's namespace."""
@@ -182,7 +217,7 @@ class KernelWorld:
     def close(self) -> None:
         if self._rejecter is not None:
             self._rejecter.stop()
-        for sock in self._kept:
+        for _, sock in self._kept:
             sock.close()
         self.pair.delete()
 
@@ -278,7 +313,12 @@ class SimWorld:
         sim.sleep(seconds)
 
     def unplug(self) -> None:
-        self.far_link.unplug()
+        if self.router is not None:
+            self.far_link.unplug()  # beyond the router, as the kernel world's cut
+            return
+        # At the server's end, where the kernel world's firewall drops: what the server
+        # sends meanwhile never reaches the client's side of the cable or its capture.
+        self.far_link.unplug(self.hosts["b"])
 
     def replug(self) -> None:
         self.far_link.replug()
@@ -296,8 +336,14 @@ class SimWorld:
     def sysctl(self, side: str, name: str, value: object) -> None:
         self.hosts[side].sysctl[name] = value
 
-    def keep(self, sock: Any) -> None:
-        del sock  # the simulated host holds it until the network is closed
+    def keep(self, sock: Any, side: str = "a") -> None:
+        del sock, side  # the simulated host holds it until the network is closed
+
+    def crash(self, side: str) -> None:
+        self.hosts[side].crash()
+
+    def reboot(self, side: str) -> None:
+        self.hosts[side].reboot()
 
     def counter(self, side: str, name: str) -> int:
         return self.hosts[side].counters[name]

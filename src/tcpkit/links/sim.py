@@ -74,15 +74,23 @@ class Link:
     rng: random.Random
     ports: list[_Port] = field(default_factory=list)
     plugged: bool = True
+    unplugged_end: _Port | None = None  # pulled out at one end only
     captures: list[PcapWriter] = field(default_factory=list)
     sent: int = 0
     dropped: int = 0
 
-    def unplug(self) -> None:
-        self.plugged = False
+    def unplug(self, end: Host | Interface | None = None) -> None:
+        """Pull the cable out, or only at ``end``'s side: then what that end sends never
+        reaches the cable (nor a capture), and what others send is lost on arrival."""
+        if end is None:
+            self.plugged = False
+            return
+        self.unplugged_end = next(
+            p for p in self.ports if end is p.host or end is p.interface)
 
     def replug(self) -> None:
         self.plugged = True
+        self.unplugged_end = None
 
     def capture(self, stream: str | BinaryIO) -> PcapWriter:
         """Write every packet put on this link to ``stream`` as pcap (raw IPv4)."""
@@ -100,10 +108,15 @@ class Link:
     def transmit_from(self, sender: _Port, packet: bytes, next_hop: str) -> None:
         net = self.network
         now = net.now
+        if sender is self.unplugged_end:
+            self.dropped += 1
+            return
         for writer in self.captures:
             writer.write_ns(packet, round(now * 1e9))
         self.sent += 1
         target = self._owner(next_hop, sender)
+        if target is self.unplugged_end:
+            target = None
         faults = self.faults
         rng = self.rng
         if not self.plugged or target is None or (faults.drop and faults.drop(packet)) or \
@@ -137,7 +150,8 @@ class Link:
         return lambda _now: self._deliver(port, packet)
 
     def _deliver(self, port: _Port, packet: bytes) -> None:
-        if self.plugged and port.interface.up and not port.host.down:
+        if self.plugged and port is not self.unplugged_end and port.interface.up \
+                and not port.host.down:
             port.host.receive(packet, port.interface)
 
     def solicit_from(self, sender: _Port, address: str) -> None:

@@ -47,7 +47,13 @@ class Timers(Recovery):
             self._delack_timer(now)
         if self.xmit_deadline is not None and now >= self.xmit_deadline:
             kind = self.xmit_kind
-            self._clear_xmit_timer()
+            if kind == XMIT_LOSS_PROBE:
+                # Linux tcp_write_timer_handler leaves icsk_pending set for the probe:
+                # a probe that is not sent rearms the RTO from the oldest segment's
+                # transmission (tcp_rearm_rto), not from now.
+                self.xmit_deadline = None
+            else:
+                self._clear_xmit_timer()
             if kind == XMIT_RETRANS:
                 self._retransmit_timer(now)
             elif kind == XMIT_PROBE0:

@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -120,20 +121,26 @@ def test_a_closed_pipe_ends_quietly(capture: Path) -> None:
 
 
 def test_demo_and_its_pcap_read_back_by_tcpdump(tmp_path: Path) -> None:
-    path = tmp_path / "demo.pcap"
-    done = tcpkit("demo", "--pcap", str(path))
+    done = tcpkit("demo", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if " IP " in line]
     assert "Flags [S], seq" in lines[0] and "Flags [S.]" in lines[1]
     assert any("Flags [R.]" in line for line in lines)
-    assert "ConnectionResetError: [Errno 104]" in done.stdout
+    assert "sock2.recv(4096) -> ECONNRESET" in done.stdout
+    assert f"Wrote the capture to {tmp_path / 'demo.pcap'}" in done.stdout
     tcpdump = require_tool("tcpdump")
-    assert tcpdump_lines(tcpdump, path, "-n", "-ttttt") == lines
+    assert tcpdump_lines(tcpdump, tmp_path / "demo.pcap", "-n", "-ttttt") == lines
+    svg = ElementTree.parse(tmp_path / "demo.svg").getroot()  # well-formed XML
+    texts = "".join(svg.itertext())
+    assert "ECONNRESET" in texts and "R. " in texts
 
 
-def test_demo_reports_an_unwritable_pcap() -> None:
-    done = tcpkit("demo", "--pcap", "/nonexistent/dir/demo.pcap")
-    assert done.returncode == 1 and "cannot write" in done.stderr
+def test_demo_reports_an_unwritable_pcap(tmp_path: Path) -> None:
+    done = tcpkit("demo", "--pcap", "/nonexistent/dir/demo.pcap", "--svg",
+                  str(tmp_path / "demo.svg"))
+    assert done.returncode == 1 and "cannot write the capture" in done.stderr
+    done = tcpkit("demo", "--out", "/proc/no/such/dir")
+    assert done.returncode == 1 and "cannot create" in done.stderr
 
 
 def test_bench_runs_and_refuses_unknown_suites() -> None:

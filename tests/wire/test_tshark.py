@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tcpkit.tools.demo import story
+from tcpkit.lab import scenarios as _catalogue  # noqa: F401 (registers the scenarios)
+from tcpkit.lab.run import run_sim
+from tcpkit.lab.scenario import CATALOGUE
 from tcpkit.wire.capture import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from tcpkit.wire.capture_file import open_capture
 from tcpkit.wire.pcap import PcapWriter
@@ -23,6 +25,13 @@ COMPLAINTS = ("_ws.malformed || _ws.expert.severity >= error || ip.checksum.stat
               "icmp.checksum.status == 0 || icmpv6.checksum.status == 0")
 
 
+# An ICMP error quotes the first 548 bytes of a datagram; tshark checks the quoted TCP
+# checksum over what is there and calls it bad. Linux's own ICMP errors get the same
+# complaint (seen on the kernel's capture of the path-mtu scenario), so it is excused
+# there, and only there: the ICMP message's own checksum is still judged.
+QUOTED_TCP = "(icmp && !icmp.checksum.status == 0 && tcp.checksum.status == 0)"
+
+
 def complaints(tshark: str, path: Path) -> list[str]:
     # The payloads are random bytes: show them as data, so that no application dissector
     # (found by port or by heuristics) judges them instead of the headers tcpkit wrote.
@@ -30,7 +39,8 @@ def complaints(tshark: str, path: Path) -> list[str]:
                for arg in ("-d", f"{proto}.port=={port},data")]
     done = subprocess.run(
         [tshark, "-r", str(path), "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
-         "-o", "udp.check_checksum:TRUE", *as_data, "-Y", COMPLAINTS, "-T", "fields",
+         "-o", "udp.check_checksum:TRUE", *as_data, "-Y", f"({COMPLAINTS}) && !{QUOTED_TCP}",
+         "-T", "fields",
          "-e", "frame.number", "-e", "_ws.expert.message"],
         capture_output=True, text=True, check=True,
     )
@@ -51,16 +61,22 @@ def test_generated_packets_are_clean(tshark: str, tmp_path: Path) -> None:
     assert complaints(tshark, eth) == []
 
 
-def test_demo_capture_is_clean(tshark: str, tmp_path: Path) -> None:
-    """What the simulated network put on the cable in the demo, judged by tshark."""
-    path = tmp_path / "demo.pcap"
-    path.write_bytes(story()[0])
-    assert complaints(tshark, path) == []
+def demo_pcap() -> bytes:
+    return run_sim(CATALOGUE["http-400-unread-body"]).pcap
+
+
+def test_lab_captures_are_clean(tshark: str, tmp_path: Path) -> None:
+    """What the simulated network put on the cable in every scenario of the lab,
+    judged by tshark: checksums, lengths, options, sequence analysis."""
+    for name, scenario in CATALOGUE.items():
+        path = tmp_path / f"{name}.pcap"
+        path.write_bytes(run_sim(scenario).pcap)
+        assert complaints(tshark, path) == [], name
 
 
 def test_the_judge_notices_a_bad_checksum(tshark: str, tmp_path: Path) -> None:
     path = tmp_path / "bad.pcap"
-    packet = bytearray(list(open_capture(io.BytesIO(story()[0])))[3].data)
+    packet = bytearray(list(open_capture(io.BytesIO(demo_pcap())))[3].data)
     packet[-1] ^= 0x01  # one bit of payload: the TCP checksum no longer matches
     with PcapWriter(path, LINKTYPE_RAW) as writer:
         writer.write_ns(bytes(packet), 0)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcpkit.lab.calls import Call, CallLog
+from tcpkit.lab.netstat import SocketRow, snapshot
 from tcpkit.lab.scenario import CLIENT, Scenario, Stage
 from tcpkit.lab.worlds import KernelWorld, SimWorld, World
 from tcpkit.tcp.events import StateChanged
@@ -64,6 +65,8 @@ class Outcome:
     pcap: bytes
     states: list[StateRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The sockets at the instants asked for (run_sim's ``netstat_at``), as ss shows them.
+    tables: dict[float, list[SocketRow]] = field(default_factory=dict)
 
     def trace(self) -> list[str]:
         """The capture as ``tcpdump -n -ttttt`` prints it."""
@@ -83,22 +86,35 @@ class Outcome:
     def explanation(self) -> str:
         return self.scenario.explain(self)
 
+    def ladder(self) -> str:
+        """The run as a ladder diagram, an SVG document (:mod:`tcpkit.lab.ladder`)."""
+        from tcpkit.lab.ladder import ladder_svg  # noqa: PLC0415 (it reads Outcome)
+        return ladder_svg(self)
+
 
 def segment_summary(pcap: bytes) -> list[str]:
-    """``"> S seq 0 ack 0 len 0"`` lines: ``>`` from the client, ``<`` to it; numbers
-    relative to the sender's SYN (absolute if its SYN was not seen); "no-DF" if the
-    datagram may be fragmented; "[2]" for the second connection seen, and so on. ICMP errors
-    to the client are ``"! ICMP 3/4 mtu 1280 about seq 1"`` lines (the quoted segment's
-    sequence number, relative)."""
+    """The packets as :func:`packet_records` describes them, without their times."""
+    return [line for _, line in packet_records(pcap)]
+
+
+def packet_records(pcap: bytes) -> list[tuple[float, str]]:
+    """Each TCP segment and ICMP error of the capture with its time (seconds of the
+    capture's clock) as a ``"> S seq 0 ack 0 len 0"`` line: ``>`` from the client,
+    ``<`` to it; numbers relative to the sender's SYN (absolute if its SYN was not
+    seen); "no-DF" if the datagram may be fragmented; "[2]" for the second connection
+    seen, and so on. ICMP errors to the client are ``"! ICMP 3/4 mtu 1280 about seq 1"``
+    lines (the quoted segment's sequence number, relative)."""
     # Per connection (numbered in order of appearance: ephemeral ports differ between
     # worlds) and direction.
     isn: dict[tuple[int, bool], int] = {}
     numbers: dict[frozenset[tuple[str, int]], int] = {}
-    opening: dict[frozenset[tuple[str, int]], int] = {}  # each one's SYN sequence number
+    # The sequence number of each side's SYN (both send one in a simultaneous open).
+    opening: dict[tuple[frozenset[tuple[str, int]], bool], int] = {}
     count = 0
-    lines = []
+    lines: list[tuple[float, str]] = []
     for packet in open_capture(io.BytesIO(pcap)):
         data = packet.data
+        when = packet.timestamp
         if packet.linktype == LINKTYPE_ETHERNET:
             if data[12:14] != b"\x08\x00":
                 continue
@@ -107,22 +123,23 @@ def segment_summary(pcap: bytes) -> list[str]:
             header, payload = parse_ipv4(data, verify=False)
             if header.protocol == PROTO_ICMP:
                 if header.dst == CLIENT:
-                    lines.append(_icmp_line(payload, isn.get((count, True), 0)))
+                    lines.append((when, _icmp_line(payload, isn.get((count, True), 0))))
                 continue
             if header.protocol != PROTO_TCP:
                 continue
             seg = parse_tcp(payload)
         except MalformedPacket:
-            lines.append("malformed")
+            lines.append((when, "malformed"))
             continue
         outbound = header.src == CLIENT
         ends = frozenset(((header.src, seg.src_port), (header.dst, seg.dst_port)))
-        if seg.flags & (SYN | ACK) == SYN and opening.get(ends, seg.seq) != seg.seq:
+        opener = (ends, outbound)
+        if seg.flags & (SYN | ACK) == SYN and opening.get(opener, seg.seq) != seg.seq:
             del numbers[ends]  # a new connection on the same ports (TIME_WAIT reused)
         number = numbers.setdefault(ends, count + 1)
         count = max(count, number)
         if seg.flags & (SYN | ACK) == SYN:
-            opening[ends] = seg.seq
+            opening[opener] = seg.seq
         if seg.flags & SYN:
             isn[number, outbound] = seg.seq
         flags = "".join(letter for bit, letter in _FLAG_LETTERS if seg.flags & bit) or "."
@@ -132,8 +149,8 @@ def segment_summary(pcap: bytes) -> list[str]:
         which = f" [{number}]" if number > 1 else ""
         # DF is clear only where path MTU discovery gave up (a locked path MTU).
         df = "" if header.dont_fragment else " no-DF"
-        lines.append(f"{'>' if outbound else '<'} {flags} seq {seq} ack {ack} "
-                     f"len {len(seg.payload)}{df}{which}")
+        lines.append((when, f"{'>' if outbound else '<'} {flags} seq {seq} ack {ack} "
+                            f"len {len(seg.payload)}{df}{which}"))
     return lines
 
 
@@ -164,8 +181,9 @@ def _play(scenario: Scenario, world: World, knobs: dict[str, int]) -> Stage:
 
 
 def run_sim(scenario: Scenario, knobs: dict[str, int] | None = None, *,
-            seed: int = 1) -> Outcome:
-    """The scenario on the simulated network: the same seed gives the same bytes."""
+            seed: int = 1, netstat_at: tuple[float, ...] = ()) -> Outcome:
+    """The scenario on the simulated network: the same seed gives the same bytes.
+    ``netstat_at``: virtual times at which to list every socket (Outcome.tables)."""
     values = scenario.settings(knobs)
     capture = io.BytesIO()
     world = SimWorld(seed, capture=capture, names=("client", "server"),
@@ -182,12 +200,18 @@ def run_sim(scenario: Scenario, knobs: dict[str, int] | None = None, *,
                                       f"{key[2]}:{key[3]}", event.old.name, event.new.name,
                                       event.cause))
         host.state_watchers.append(watch)
+    tables: dict[float, list[SocketRow]] = {}
+    hosts = [*world.hosts.values(), *([world.router] if world.router else [])]
+    for when in netstat_at:
+        def take(now: float, when: float = when) -> None:
+            tables[when] = snapshot(hosts, now)
+        world.net.at(origin + when, take)
     try:
         stage = _play(scenario, world, values)
     finally:
         world.close()
     return Outcome(scenario, "tcpkit", values, stage.log.calls, capture.getvalue(), states,
-                   stage.notes)
+                   stage.notes, tables)
 
 
 def run_kernel(scenario: Scenario, knobs: dict[str, int] | None = None) -> Outcome:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tcpkit.lab.run import Outcome
 
 SIDES = {"client": "a", "server": "b"}
+NETWORK = "network"  # the actor name under which faults are logged
 CLIENT = A
 PORT = 5555
 
@@ -47,6 +48,9 @@ class Scenario:
     timeout: float = 30.0  # virtual (or, on the kernel, real) seconds the story may take
     # Why the kernel cannot play it, or None when it can (then verify compares).
     kernel_cannot: str | None = None
+    # A difference from the kernel that is understood and accepted, with the reason;
+    # verify reports it without failing (and fails if the difference has gone).
+    known_difference: str | None = None
     routed: bool = False  # a router between client and server (Stage.router_mtu)
 
     def settings(self, overrides: dict[str, int] | None = None) -> dict[str, int]:
@@ -113,19 +117,24 @@ class Stage:
 
     def unplug(self) -> None:
         """The cable to the server is cut: nothing passes either way until replug."""
-        self.world.unplug()
+        self._event("the cable is cut", self.world.unplug)
+
+    def replug(self) -> None:
+        self._event("the cable is back", self.world.replug)
 
     def crash(self, side: str) -> None:
         """``side``'s host loses power: its connections vanish without a segment and it
         answers nothing (sockets its program kept with :meth:`keep` go with it)."""
-        self.world.crash(SIDES[side])
+        self._event(f"the {side}'s host crashes", lambda: self.world.crash(SIDES[side]))
 
     def reboot(self, side: str) -> None:
         """``side``'s host crashes and comes back at once, knowing no connection."""
-        self.world.reboot(SIDES[side])
+        self._event(f"the {side}'s host reboots", lambda: self.world.reboot(SIDES[side]))
 
-    def replug(self) -> None:
-        self.world.replug()
+    def _event(self, what: str, do: Callable[[], None]) -> None:
+        """Something done to the network, logged as a call of ``network``."""
+        self.log.record(NETWORK, what, do)
+
 
     def sysctl(self, side: str, name: str, value: object) -> None:
         """Set a sysctl on ``side``'s host (before its actors need it)."""

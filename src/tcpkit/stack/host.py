@@ -273,13 +273,17 @@ class Host:
     # -- output ------------------------------------------------------------------------
 
     def ip_output(self, src: str, dst: str, protocol: int, seg: TCPSegment | bytes, *,
-                  tos: int = 0) -> None:
+                  tos: int = 0, always_df: bool = False) -> None:
         """Send one datagram (Linux ``ip_queue_xmit``): route, header, neighbour. TCP
-        sets DF (path MTU discovery, RFC 1191) unless the path's MTU is locked; ICMP
-        never does (Linux's ICMP socket is ``IP_PMTUDISC_DONT``)."""
+        sets DF (path MTU discovery, RFC 1191) unless the path's MTU is locked, or
+        always with ``always_df`` (Linux's control socket, which answers for no
+        connection, is ``IP_PMTUDISC_DO``); ICMP never does (``IP_PMTUDISC_DONT``)."""
         if self.down:
             return
-        df = self._df_for(dst) if protocol == PROTO_TCP else 0
+        if always_df:
+            df = FLAG_DF
+        else:
+            df = self._df_for(dst) if protocol == PROTO_TCP else 0
         header = IPv4Header(src=src, dst=dst, protocol=protocol, tos=tos,
                             ttl=self.sysctl["net.ipv4.ip_default_ttl"],
                             identification=self._next_ip_id(), flags=df)

@@ -198,17 +198,21 @@ class TcpLayer:
 
     # -- output ------------------------------------------------------------------------
 
-    def output_segment(self, seg: TCPSegment, local: str, remote: str) -> None:
+    def output_segment(self, seg: TCPSegment, local: str, remote: str, *,
+                       control: bool = False) -> None:
+        """Send ``seg``; ``control``: on behalf of no connection (Linux's per-netns
+        control socket, ``ip_send_unicast_reply``)."""
         counters = self.host.counters
         counters.inc("TcpOutSegs")
         if seg.flags & RST:
             counters.inc("TcpOutRsts")
-        self.host.ip_output(local, remote, PROTO_TCP, seg)
+        self.host.ip_output(local, remote, PROTO_TCP, seg, always_df=control)
 
     def send_reset(self, seg: TCPSegment, local: str, remote: str) -> None:
+        """RFC 9293 §3.5.2: a RST for a segment that matches no connection."""
         reply = reset_for(seg)
         if reply is not None:
-            self.output_segment(reply, local, remote)
+            self.output_segment(reply, local, remote, control=True)
 
     # -- input -------------------------------------------------------------------------
 

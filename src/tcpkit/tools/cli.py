@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from tcpkit import __version__
-from tcpkit.tools import bench, demo, scenario, trace
+from tcpkit.tools import bench, demo, explain, netstat, scenario, trace
 
 COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "demo": (demo, "show a TCP conversation as tcpdump would print it"),
     "trace": (trace, "print a pcap or pcapng file exactly as 'tcpdump -n -r' does"),
     "scenario": (scenario, "the failure lab: list, show, run and verify TCP failure stories"),
+    "netstat": (netstat, "a scenario's sockets at a moment of its run, as ss shows them"),
+    "explain": (explain, "what a socket error (ECONNRESET, EPIPE, ...) means and what to do"),
     "bench": (bench, "measure tcpkit's hot paths against references run alongside"),
 }
 

@@ -223,6 +223,7 @@ def _client_leaves(stage: Stage) -> None:
         stage.sleep(0.2)  # busy elsewhere: the client's messages and its end arrive
         while conn.recv(65536):
             pass
+        stage.sleep(0.1)  # logging the end: the ACK of the FIN goes out alone
         listener.close()
 
     def client(sk: LoggedSockets) -> None:

@@ -8,7 +8,13 @@ import contextlib
 
 from tcpkit.lab.calls import LoggedSockets
 from tcpkit.lab.run import Outcome
+from tcpkit.lab.scenario import CLIENT as CLIENT_ADDRESS
 from tcpkit.lab.scenario import PORT, Knob, Scenario, Stage, register
+
+# A program that reads the end of file and closes at once races the kernel's delayed
+# ACK of the FIN (40 ms): whether the ACK rides on the program's FIN depends on how fast
+# the program runs. Programs here take a moment first, so the ACK always goes alone.
+AFTER_EOF = 0.1
 
 
 def _results(outcome: Outcome, actor: str, call: str) -> list[str]:
@@ -30,6 +36,7 @@ def _hello(stage: Stage) -> None:
         conn, _ = listener.accept()
         conn.sendall(conn.recv(100))
         conn.recv(100)
+        stage.sleep(AFTER_EOF)
         conn.close()
         listener.close()
 
@@ -134,6 +141,7 @@ def _time_wait_bind(stage: Stage) -> None:
         stage.sleep(0.01)
         conn = sk.create_connection((stage.server, PORT))
         conn.recv(100)
+        stage.sleep(AFTER_EOF)
         conn.close()
 
     stage.actor("server", server)
@@ -257,6 +265,7 @@ def _close_wait_leak(stage: Stage) -> None:
             conn.recv(100)
             conn.recv(100)  # b'': the client is done ...
             if knobs["fix"]:
+                stage.sleep(AFTER_EOF)
                 conn.close()
             else:
                 stage.keep(conn)  # ... but this server forgets to close
@@ -350,4 +359,118 @@ register(Scenario(
         "connections in CLOSE_WAIT (see close-wait-leak) meet this when they finally "
         "write."),
     timeout=10.0,
+))
+
+
+# -- simultaneous open and close ---------------------------------------------------------
+
+CLIENT_PORT, SERVER_PORT = 6000, 6001
+
+
+def _simultaneous_open(stage: Stage) -> None:
+    # The server's SYN is retransmitted first and finds the client in SYN_SENT. With
+    # together=1 both retransmit at the same instant and the SYNs cross on the cable:
+    # the kernel's timers never fire that close together, so only the simulator shows it.
+    late = 0.0 if stage.knobs["together"] else 0.1
+
+    def peer(side: str, here: int, there: int, cuts: bool) -> None:
+        def body(sk: LoggedSockets) -> None:
+            conn = sk.socket()
+            conn.bind(("0.0.0.0", here))
+            conn.setblocking(False)
+            address = stage.server if side == "client" else CLIENT_ADDRESS
+            if cuts:
+                stage.unplug()  # the first SYNs are lost: the retransmissions meet
+            stage.sleep(0.01 + (late if side == "client" else 0.0))
+            conn.connect_ex((address, there))
+            stage.sleep(0.5)
+            if cuts:
+                stage.replug()
+            stage.sleep(1.5 - (late if side == "client" else 0.0))  # SYNs go again at 1 s
+            conn.getsockopt(sk.SOL_SOCKET, sk.SO_ERROR)
+            conn.setblocking(True)
+            if side == "server":
+                conn.recv(100)
+            conn.sendall(f"hello from the {side}\n".encode())
+            if side == "client":
+                conn.recv(100)
+            stage.sleep(0.1 if side == "client" else 0.2)  # the client closes first
+            conn.close()
+        stage.actor(side, body)
+
+    peer("client", CLIENT_PORT, SERVER_PORT, cuts=True)
+    peer("server", SERVER_PORT, CLIENT_PORT, cuts=False)
+
+
+register(Scenario(
+    name="simultaneous-open",
+    title="both ends connect() to each other at once: SYNs cross, no listener needed",
+    seed="001",
+    description=(f"Each side binds a port ({CLIENT_PORT}, {SERVER_PORT}) and connects to "
+                 "the other's without blocking; the first SYNs are lost, so the "
+                 "retransmitted ones cross on the way."),
+    play=_simultaneous_open,
+    explain=lambda outcome: (
+        "Both sides sent a SYN to the other's port, and no one listens. A SYN that "
+        "arrives while our own is outstanding (SYN_SENT) is a simultaneous open (RFC "
+        "9293 §3.5, figure 8): that side answers with a SYN-ACK and moves to "
+        "SYN_RECEIVED; the SYN-ACK completes the other side's handshake, and one "
+        "connection exists between the two ports without any listen(). With "
+        "--set together=1 both SYNs cross on the cable and both sides go through "
+        "SYN_RECEIVED. Here: "
+        + "; ".join(f"{r.host} {r.old} -> {r.new}" for r in outcome.states
+                    if r.new in ("SYN_RECEIVED", "ESTABLISHED")) + "."),
+    knobs=(Knob("together", 0, "1: both SYNs leave at the same instant and cross "
+                               "(simulator only: kernel timers never coincide)"),),
+    routed=True,
+))
+
+
+def _simultaneous_close(stage: Stage) -> None:
+    # The server's FIN goes 20 ms before the client's and both are lost; the server's
+    # retransmission then finds the client in FIN_WAIT_1. With together=1 both FINs
+    # leave at the same instant and cross (simulator only, as for simultaneous-open).
+    early = 0.0 if stage.knobs["together"] else 0.02
+
+    def server(sk: LoggedSockets) -> None:
+        listener = sk.create_server(("0.0.0.0", PORT))
+        conn, _ = listener.accept()
+        listener.close()
+        stage.sleep(0.1 - early)
+        conn.close()
+
+    def client(sk: LoggedSockets) -> None:
+        stage.sleep(0.01)
+        conn = sk.create_connection((stage.server, PORT))
+        stage.sleep(0.05)
+        stage.unplug()  # the first FINs are lost: the retransmissions meet
+        stage.sleep(0.05)
+        conn.close()
+        stage.sleep(0.1)
+        stage.replug()
+        stage.sleep(1.0)
+
+    stage.actor("server", server)
+    stage.actor("client", client)
+
+
+register(Scenario(
+    name="simultaneous-close",
+    title="both ends close at once: FINs cross, CLOSING, and both sides in TIME_WAIT",
+    seed="001",
+    description=("Client and server close the connection at the same moment; the first "
+                 "FINs are lost, so the retransmitted ones cross."),
+    play=_simultaneous_close,
+    explain=lambda outcome: (
+        "Both sides closed before either FIN arrived. A FIN received in FIN_WAIT_1, "
+        "before ours is acknowledged, is a simultaneous close (RFC 9293 §3.6, figure "
+        "13): that side acknowledges it and waits in CLOSING for the ACK of its own FIN, "
+        "then goes to TIME_WAIT. Both ends end in TIME_WAIT (2 MSL each), where a normal "
+        "close leaves only one. With --set together=1 the FINs cross on the cable and "
+        "both sides pass through CLOSING. Here: "
+        + "; ".join(f"{r.host} {r.old} -> {r.new}" for r in outcome.states
+                    if r.new in ("CLOSING", "FIN_WAIT_2", "TIME_WAIT")) + "."),
+    knobs=(Knob("together", 0, "1: both FINs leave at the same instant and cross "
+                               "(simulator only: kernel timers never coincide)"),),
+    routed=True,
 ))

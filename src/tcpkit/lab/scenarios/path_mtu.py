@@ -29,6 +29,9 @@ def _play(stage: Stage) -> None:
     def client(sk: LoggedSockets) -> None:
         stage.sleep(0.01)
         conn = sk.create_connection((stage.server, PORT))
+        # Records go out whole: Nagle would make the last piece of a record cut to a
+        # smaller MSS wait for the ACK of the previous one, a race with the delayed ACK.
+        conn.setsockopt(sk.IPPROTO_TCP, sk.TCP_NODELAY, 1)
         for _ in range(knobs["records"]):
             # One write per full-sized segment: each is an skb of its own on Linux too
             # (tcpkit does not model Linux's multi-segment GSO skbs, whose re-cutting
@@ -38,6 +41,10 @@ def _play(stage: Stage) -> None:
         conn.shutdown(sk.SHUT_WR)
         conn.recv(100)
         conn.getsockopt(sk.IPPROTO_TCP, sk.TCP_MAXSEG)
+        # The server's FIN arrives meanwhile. Closing first would turn this side into a
+        # TIME_WAIT remnant whose last ACK Linux sends from its control socket, with DF
+        # whatever the path (tcpkit does not model that yet).
+        stage.sleep(0.1)
         conn.close()
 
     stage.actor("server", server)

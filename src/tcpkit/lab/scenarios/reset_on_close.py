@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tcpkit.lab.calls import LoggedSockets
 from tcpkit.lab.run import Outcome
 from tcpkit.lab.scenario import PORT, Knob, Scenario, Stage, register
@@ -34,17 +36,21 @@ def _close_unread(stage: Stage, *, shutdown_first: bool) -> None:
         conn.close()
         listener.close()
 
+    stage.actor("server", server)
+    stage.actor("client", _client_sends(stage, b"x" * knobs["request"], 100))
+
+
+def _client_sends(stage: Stage, request: bytes, size: int) -> Callable[[LoggedSockets], None]:
+    """The client of these stories: send the request, be busy a while, read twice."""
     def client(sk: LoggedSockets) -> None:
         stage.sleep(0.01)
         conn = sk.create_connection((stage.server, PORT))
-        conn.sendall(b"x" * knobs["request"])
+        conn.sendall(request)
         stage.sleep(0.2)  # busy elsewhere; the answer and the RST arrive meanwhile
-        conn.recv(100)
-        conn.recv(100)
+        conn.recv(size)
+        conn.recv(size)
         conn.close()
-
-    stage.actor("server", server)
-    stage.actor("client", client)
+    return client
 
 
 def _explain_close_unread(outcome: Outcome) -> str:
@@ -171,4 +177,60 @@ register(Scenario(
     knobs=(Knob("count", 6, "how many numbers the client sends"),
            Knob("nonprime_at", 0, "position of a non-prime (0: none)"),
            Knob("fix", 0, "1: the client shuts down its side, the server reads to the end")),
+))
+
+
+# -- the headline demo: an HTTP server that answers before reading the body --------------
+
+BODY = 2000
+REQUEST_HEAD = b"POST /upload HTTP/1.1\r\nHost: 192.0.2.2\r\nContent-Length: 2000\r\n\r\n"
+ANSWER = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def _http_400(stage: Stage) -> None:
+    knobs = stage.knobs
+
+    def server(sk: LoggedSockets) -> None:
+        listener = sk.create_server(("0.0.0.0", PORT))
+        conn, _ = listener.accept()
+        stage.sleep(0.01)  # the whole request has arrived by now
+        conn.recv(len(REQUEST_HEAD) if knobs["drain"] else 23)  # the request line
+        body = 0
+        while knobs["drain"] and body < BODY:  # a careful server reads to the end
+            body += len(conn.recv(4096))
+        conn.sendall(ANSWER)
+        stage.sleep(0.05)
+        conn.close()
+        listener.close()
+
+    stage.actor("server", server)
+    stage.actor("client", _client_sends(stage, REQUEST_HEAD + b"x" * BODY, 4096))
+
+
+def _explain_http_400(outcome: Outcome) -> str:
+    if outcome.knobs["drain"]:
+        return ("The server read the whole request before answering and closing, so its "
+                "close was a FIN: the client read the 400 and then an end of file ("
+                + _client_result(outcome) + ").")
+    return (
+        "The client POSTed 2000 bytes; the server read only the request line, answered "
+        "400 and closed with the body unread. Its stack therefore reset the connection "
+        "(RFC 2525 §2.17; Linux tcp_close) instead of ending it with a FIN. The client "
+        "saw: " + _client_result(outcome) + ": Linux still hands over the answer that "
+        "arrived before the RST, then ECONNRESET where an end of file was expected; a "
+        "client still sending its body gets the reset on send() (or EPIPE) and often "
+        "never reads the answer. Fix it on the server: read the whole request (or "
+        "shutdown(SHUT_WR) and drain) before close(); try --set drain=1.")
+
+
+register(Scenario(
+    name="http-400-unread-body",
+    title="an HTTP server answers 400 without reading the body: RST, the client's "
+          "recv() ECONNRESET",
+    seed="004",
+    description=("The client POSTs 2000 bytes; the server reads the request line only, "
+                 "answers 400 Bad Request and closes. tcpkit's headline demo."),
+    play=_http_400,
+    explain=_explain_http_400,
+    knobs=(Knob("drain", 0, "1: the server reads the whole request before closing"),),
 ))

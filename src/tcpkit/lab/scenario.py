@@ -131,6 +131,15 @@ class Stage:
         """``side``'s host crashes and comes back at once, knowing no connection."""
         self._event(f"the {side}'s host reboots", lambda: self.world.reboot(SIDES[side]))
 
+    def route(self, side: str, network: str, via: str) -> None:
+        """``ip route add NETWORK via VIA`` on ``side``'s host (before its actors)."""
+        self.world.route(SIDES[side], network, via)
+
+    def inject(self, side: str, what: str, packets: list[bytes]) -> None:
+        """``side``'s host puts hand-made IPv4 datagrams on the cable (an attack tool),
+        logged as a network event described by ``what``."""
+        self._event(what, lambda: self.world.inject(SIDES[side], packets))
+
     def _event(self, what: str, do: Callable[[], None]) -> None:
         """Something done to the network, logged as a call of ``network``."""
         self.log.record(NETWORK, what, do)

@@ -54,6 +54,8 @@ class World(Protocol):
     def sysctl(self, side: str, name: str, value: object) -> None: ...
     def keep(self, sock: Any, side: str = "a") -> None: ...
     def crash(self, side: str) -> None: ...
+    def inject(self, side: str, packets: list[bytes]) -> None: ...
+    def route(self, side: str, network: str, via: str) -> None: ...
     def reboot(self, side: str) -> None: ...
     def counter(self, side: str, name: str) -> int: ...
     def set_router_mtu(self, mtu: int) -> None: ...
@@ -153,6 +155,31 @@ class KernelWorld:
         ns = {"a": self.pair.a, "b": self.pair.b, "r": self.pair.router}[side]
         assert ns is not None, "there is no router"
         subprocess.run(ns.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+
+    def route(self, side: str, network: str, via: str) -> None:
+        """``ip route add NETWORK via VIA`` on ``side``."""
+        (self.pair.a if side == "a" else self.pair.b).ip("route", "add", network, "via", via)
+
+    def inject(self, side: str, packets: list[bytes]) -> None:
+        """Send whole IPv4 datagrams (forged sources allowed) from ``side`` through a
+        raw socket, as an attacker's tool does; from the calling actor's thread, which
+        is in some namespace: the raw socket is opened in ``side``'s."""
+        done: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                self._enter(side)
+                with stdlib.socket(stdlib.AF_INET, stdlib.SOCK_RAW,
+                                   stdlib.IPPROTO_RAW) as raw:
+                    for packet in packets:
+                        raw.sendto(packet, (stdlib.inet_ntoa(packet[16:20]), 0))
+            except BaseException as exc:  # re-raised in the caller's thread
+                done.append(exc)
+        thread = threading.Thread(target=send)
+        thread.start()
+        thread.join()
+        if done:
+            raise done[0]
 
     def crash(self, side: str) -> None:
         """``side``'s host loses power: nothing goes in or out any more, and the
@@ -338,6 +365,17 @@ class SimWorld:
 
     def keep(self, sock: Any, side: str = "a") -> None:
         del sock, side  # the simulated host holds it until the network is closed
+
+    def route(self, side: str, network: str, via: str) -> None:
+        self.hosts[side].add_route(network, via=via)
+
+    def inject(self, side: str, packets: list[bytes]) -> None:
+        host = self.hosts[side]
+        interface = host.interfaces["eth0"]
+        for packet in packets:
+            destination = stdlib.inet_ntoa(packet[16:20])
+            route = host.routes.lookup(destination)
+            interface.transmit(packet, host.routes.next_hop(route, destination))
 
     def crash(self, side: str) -> None:
         self.hosts[side].crash()

@@ -95,6 +95,14 @@ class Listener:
             if limit - len(self.syn_queue) < limit >> 2:
                 counters.inc("TcpExtListenDrops")
                 return
+        if not self.tcp.host.is_local(remote[0]):
+            try:
+                self.tcp.host.routes.lookup(remote[0])
+            except OSError:
+                # Linux route_req: no way to send the SYN-ACK, so no request is kept
+                # (a flood from unroutable forged sources fills nothing).
+                counters.inc("TcpExtListenDrops")
+                return
         if want_cookie:
             self._send_cookie(seg, local, remote, now)
             return

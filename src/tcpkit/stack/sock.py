@@ -342,7 +342,13 @@ class TcpSock:
                 del self.host.tcp.listeners[(listener.address, listener.port)]
         listener.binding.listening = False
         now = self.host.now
-        for attached in [*listener.syn_queue, *listener.accept_queue]:
+        # Requests still half open vanish; connections the handshake completed (the
+        # accept queue) are reset, as Linux inet_csk_listen_stop does.
+        for attached in sorted(listener.syn_queue, key=lambda a: a.key):  # a set: order it
+            attached.listener = None
+            attached.conn.discard(now, "the listener closed before the handshake ended")
+            self.host.tcp.service(attached)
+        for attached in listener.accept_queue:
             attached.listener = None
             attached.conn.abort(now)
             self.host.tcp.service(attached)

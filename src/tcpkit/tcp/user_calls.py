@@ -408,6 +408,15 @@ class UserCalls(SegmentArrives):
             self._send_active_reset(now)
         self._done(Event.ABORT, cause)
 
+    def discard(self, now: float, cause: str) -> None:
+        """End without a segment: what Linux does to a request still in a listener's
+        SYN queue when the listener closes (``inet_csk_listen_stop`` frees it; its
+        SYN-ACK timer finds no listener and sends nothing)."""
+        self.clock = now
+        if self.state is not State.CLOSED:
+            self.orphan = True
+            self._done(Event.ABORT, cause)
+
     def abort(self, now: float) -> None:
         """ABORT (RFC 9293 §3.10.5): a RST to the peer if synchronized, then CLOSED."""
         self.clock = now

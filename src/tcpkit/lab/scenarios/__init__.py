@@ -1,6 +1,7 @@
 """The catalogue: importing this package registers every scenario."""
 
 from tcpkit.lab.scenarios import (
+    attacks,
     closed_peer,
     connect_errors,
     dead_peer,
@@ -10,5 +11,5 @@ from tcpkit.lab.scenarios import (
     reset_on_close,
 )
 
-__all__ = ["closed_peer", "connect_errors", "dead_peer", "flow", "lifecycle", "path_mtu",
+__all__ = ["attacks", "closed_peer", "connect_errors", "dead_peer", "flow", "lifecycle", "path_mtu",
            "reset_on_close"]

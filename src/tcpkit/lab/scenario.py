@@ -131,6 +131,14 @@ class Stage:
         """``side``'s host crashes and comes back at once, knowing no connection."""
         self._event(f"the {side}'s host reboots", lambda: self.world.reboot(SIDES[side]))
 
+    def ss(self, side: str, state: str) -> int:
+        """How many sockets of ``side``'s host are in ``state`` (ss's names:
+        fin-wait-1, close-wait, time-wait, ...), logged as a call of that side, as if
+        it had run ``ss -Htan state STATE | wc -l``."""
+        result: int = self.log.record(side, f"ss state {state} | wc -l",
+                                      lambda: self.world.count_sockets(SIDES[side], state))
+        return result
+
     def route(self, side: str, network: str, via: str) -> None:
         """``ip route add NETWORK via VIA`` on ``side``'s host (before its actors)."""
         self.world.route(SIDES[side], network, via)

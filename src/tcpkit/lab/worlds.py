@@ -24,12 +24,15 @@ from typing import Any, BinaryIO, Protocol
 
 import tcpkit.socket
 from tcpkit.lab.netns import ROUTER_A, ROUTER_B, VethPair
+from tcpkit.lab.netstat import snapshot
 from tcpkit.links import sim
 from tcpkit.wire import icmp
 from tcpkit.wire.checksum import internet_checksum
 
 A, B = "192.0.2.1", "192.0.2.2"
 B_ROUTED = "198.51.100.2"  # b's address behind the router
+# ss's state filter names where they differ from the names its table shows.
+SS_FILTER_NAMES = {"established": "estab", "listening": "listen", "closed": "unconn"}
 # nft's names for ICMP destination unreachable codes (``reject with icmp type ...``).
 REJECT_CODES = {"net-unreachable": icmp.NET_UNREACHABLE,
                 "host-unreachable": icmp.HOST_UNREACHABLE,
@@ -56,6 +59,7 @@ class World(Protocol):
     def crash(self, side: str) -> None: ...
     def inject(self, side: str, packets: list[bytes]) -> None: ...
     def route(self, side: str, network: str, via: str) -> None: ...
+    def count_sockets(self, side: str, state: str) -> int: ...
     def reboot(self, side: str) -> None: ...
     def counter(self, side: str, name: str) -> int: ...
     def set_router_mtu(self, mtu: int) -> None: ...
@@ -155,6 +159,14 @@ class KernelWorld:
         ns = {"a": self.pair.a, "b": self.pair.b, "r": self.pair.router}[side]
         assert ns is not None, "there is no router"
         subprocess.run(ns.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+
+    def count_sockets(self, side: str, state: str) -> int:
+        """``ss -Htan state STATE | wc -l`` in ``side``'s namespace (ss's state names:
+        fin-wait-1, close-wait, ...)."""
+        ns = self.pair.a if side == "a" else self.pair.b
+        out = subprocess.run(ns.exec("ss", "-Htan", "state", state), capture_output=True,
+                             text=True, check=True).stdout
+        return len(out.splitlines())
 
     def route(self, side: str, network: str, via: str) -> None:
         """``ip route add NETWORK via VIA`` on ``side``."""
@@ -368,6 +380,11 @@ class SimWorld:
 
     def route(self, side: str, network: str, via: str) -> None:
         self.hosts[side].add_route(network, via=via)
+
+    def count_sockets(self, side: str, state: str) -> int:
+        rows = snapshot([self.hosts[side]], self.net.now)
+        wanted = SS_FILTER_NAMES.get(state.lower(), state.lower())
+        return sum(1 for row in rows if row.state.lower() == wanted)
 
     def inject(self, side: str, packets: list[bytes]) -> None:
         host = self.hosts[side]

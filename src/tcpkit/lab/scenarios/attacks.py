@@ -106,3 +106,58 @@ register(Scenario(
            Knob("syns", 16, "forged SYNs in the flood")),
     timeout=10.0,
 ))
+
+
+# -- an old duplicate SYN (003) ----------------------------------------------------------
+
+CLIENT_PORT = 6000
+
+
+def _old_duplicate_syn(stage: Stage) -> None:
+    def server(sk: LoggedSockets) -> None:
+        listener = sk.create_server(("0.0.0.0", PORT))
+        conn, _ = listener.accept()
+        conn.recv(100)
+        stage.sleep(0.1)
+        conn.close()
+        listener.close()
+
+    def client(sk: LoggedSockets) -> None:
+        stage.sleep(0.01)
+        header = IPv4Header(src=CLIENT_ADDRESS, dst=stage.server, protocol=PROTO_TCP)
+        old = TCPSegment(CLIENT_PORT, PORT, seq=1_000_000, flags=SYN, window=64240,
+                         options=(MSS(1460),))
+        stage.inject("client", "a SYN of an old connection, delayed in the network, "
+                     "arrives", [header.packet(old.build(pseudo_header(
+                         header.src_packed, header.dst_packed, PROTO_TCP)))])
+        stage.sleep(0.05)
+        conn = sk.socket()
+        conn.bind(("0.0.0.0", CLIENT_PORT))
+        conn.connect((stage.server, PORT))
+        conn.sendall(b"hello\n")
+        stage.sleep(0.2)
+        conn.close()
+
+    stage.actor("server", server)
+    stage.actor("client", client)
+
+
+register(Scenario(
+    name="old-duplicate-syn",
+    title="an old duplicate SYN: its SYN-ACK is refused with a RST, the real connection "
+          "is unharmed",
+    seed="003",
+    description=(f"A SYN from an earlier incarnation of the client's port {CLIENT_PORT}, "
+                 "delayed in the network, reaches the server; then the client really "
+                 "connects from that port."),
+    play=_old_duplicate_syn,
+    explain=lambda outcome: (
+        "The old SYN looked like any other to the listener: it answered with a SYN-ACK "
+        "acknowledging that old sequence number and kept a half-open request. The "
+        "client's host had no connection on that port (nor, had it been connecting, "
+        "one expecting that acknowledgment), so it answered with a RST whose sequence "
+        "number is the acknowledgment it got (RFC 9293 §3.5, figure 9; §3.5.2). The RST "
+        "removed the server's request, and the real SYN that followed made a fresh "
+        "connection. This is why TCP needs the three-way handshake: a two-way one "
+        "would have opened a connection for the ghost."),
+))

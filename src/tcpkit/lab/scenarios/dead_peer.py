@@ -284,3 +284,54 @@ register(Scenario(
         "retransmitting the ping for minutes. Heartbeats also catch a peer whose host "
         "is alive but whose program hangs, which keepalive cannot."),
 ))
+
+
+# -- FIN_WAIT_1 piles up (001) -----------------------------------------------------------
+
+def _fin_wait_1(stage: Stage) -> None:
+    knobs = stage.knobs
+
+    def server(sk: LoggedSockets) -> None:
+        listener = sk.create_server(("0.0.0.0", PORT))
+        conns = [listener.accept()[0] for _ in range(knobs["clients"])]
+        listener.close()
+        stage.sleep(0.1)  # the clients' cables are pulled meanwhile
+        for conn in conns:  # the server shuts down: a last word to each, then close
+            conn.sendall(b"server going down\n")
+            conn.close()
+        stage.sleep(2.0)
+        stage.ss("server", "fin-wait-1")
+
+    def client(sk: LoggedSockets) -> None:
+        stage.sleep(0.01)
+        for _ in range(knobs["clients"]):
+            stage.keep(sk.create_connection((stage.server, PORT)))
+            stage.sleep(0.005)
+        stage.sleep(0.05)
+        stage.unplug()  # the clients vanish without a word
+
+    stage.actor("server", server)
+    stage.actor("client", client)
+
+
+register(Scenario(
+    name="fin-wait-1-pileup",
+    title="a server closes on clients that vanished: its sockets pile up in FIN_WAIT_1",
+    seed="001",
+    description=("Clients connect, then their network goes away. The server sends each "
+                 "a last line and closes; nothing will ever acknowledge it."),
+    play=_fin_wait_1,
+    explain=lambda outcome: (
+        "close() does not wait: the program is done, but the kernel still owns each "
+        "connection (an orphan) with its unacknowledged line and FIN. With no ACK "
+        "coming, each sits in FIN_WAIT_1 retransmitting with a doubling timeout; ss "
+        "counted " + next((c.result for c in outcome.calls if c.call.startswith("ss ")),
+                          "?") + " of them two seconds later. Linux gives orphans "
+        "tcp_orphan_retries attempts (0 means 8: a few minutes at these round-trip "
+        "times, far longer on slow paths) and caps their number (tcp_max_orphans); "
+        "until then they hold memory and ports. Servers that restart often see FIN_WAIT_1 "
+        "piling up for this reason; it clears by itself, or sooner with a smaller "
+        "tcp_orphan_retries, or SO_LINGER 0 when the data does not matter."),
+    knobs=(Knob("clients", 3, "how many clients vanish"),),
+    routed=True,  # the cut is in the network: the server's retransmissions leave it
+))

@@ -335,3 +335,73 @@ register(Scenario(
     knobs=(Knob("clients", 3, "how many clients vanish"),),
     routed=True,  # the cut is in the network: the server's retransmissions leave it
 ))
+
+
+# -- devices that reboot (001) -----------------------------------------------------------
+
+def _rebooting_device(stage: Stage) -> None:
+    knobs = stage.knobs
+
+    def server(sk: LoggedSockets) -> None:
+        listener = sk.create_server(("0.0.0.0", PORT))
+        old, _ = listener.accept()
+        old.recv(100)
+        new, _ = listener.accept()  # the same device, after its reboot
+        new.recv(100)
+        listener.close()
+        if knobs["heartbeat"]:
+            for conn in (old, new):  # the server's heartbeat: every connection is asked
+                try:
+                    conn.sendall(b"ping\n")
+                    stage.sleep(0.05)
+                    conn.recv(100)
+                except OSError:
+                    conn.close()  # that device is gone: forget its connection
+        stage.ss("server", "established")
+        stage.keep(old)
+        stage.keep(new)
+
+    def client(sk: LoggedSockets) -> None:
+        stage.sleep(0.01)
+        first = sk.create_connection((stage.server, PORT))
+        first.sendall(b"device 7 here\n")
+        stage.keep(first)
+        stage.sleep(0.1)
+        stage.reboot("client")  # power cut and back: its connection is forgotten
+        stage.sleep(0.1)
+        conn = sk.create_connection((stage.server, PORT))
+        conn.sendall(b"device 7 here\n")
+        if knobs["heartbeat"]:
+            conn.recv(100)
+            conn.sendall(b"pong\n")
+        stage.keep(conn)
+
+    stage.actor("server", server)
+    stage.actor("client", client)
+
+
+register(Scenario(
+    name="rebooting-device",
+    title="a device reboots and reconnects: the server keeps a ghost ESTABLISHED "
+          "connection unless it sends",
+    seed="001",
+    description=("A device connects and says hello, loses power, comes back and "
+                 "connects again. The server waits to read on both connections; with "
+                 "a heartbeat it pings each first."),
+    play=_rebooting_device,
+    explain=lambda outcome: (
+        "The device's reboot erased its side of the first connection without a "
+        "segment; its new connection came from another port. "
+        + ("The server's heartbeat wrote to the old connection; the rebooted device "
+           "had no such connection and answered with a RST, the read failed, and the "
+           "server closed it: ss counts "
+           if outcome.knobs["heartbeat"] else
+           "The server, only reading, cannot tell: the old connection stays "
+           "ESTABLISHED for ever (no timer runs on an idle connection), and ss counts ")
+        + next((c.result for c in outcome.calls if c.call.startswith("ss ")), "?")
+        + " established. Servers for devices that reboot (phones, IoT, POS terminals) "
+        "collect such ghosts by the thousand, each holding memory and a descriptor, and "
+        "CLOSE_WAIT ones when the server forgets to close after errors. Send something "
+        "periodically (--set heartbeat=1), or use keepalive; then close on every error."),
+    knobs=(Knob("heartbeat", 0, "1: the server pings every connection before counting"),),
+))

@@ -55,7 +55,8 @@ def test_tcpkit_tells_it_as_the_kernel_does(scenario: Scenario) -> None:
                                          ("server-host-dies", {"reboot": 500}),
                                          ("http-400-unread-body", {"drain": 1}),
                                          ("syn-flood", {"cookies": 1}),
-                                         ("rebooting-device", {"heartbeat": 1})])
+                                         ("rebooting-device", {"heartbeat": 1}),
+                                         ("lossy-transfer", {"lost": 0})])
 def test_knobs_change_the_story_alike(name: str, knobs: dict[str, int]) -> None:
     require_root()
     for tool in ("ip", "nft", "tcpdump"):

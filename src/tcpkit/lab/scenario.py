@@ -143,6 +143,11 @@ class Stage:
         """``ip route add NETWORK via VIA`` on ``side``'s host (before its actors)."""
         self.world.route(SIDES[side], network, via)
 
+    def lose_once(self, length: int) -> None:
+        """The network will lose the first datagram of ``length`` bytes (IP header
+        included) that the client sends; its retransmission gets through."""
+        self.world.lose_once(length)
+
     def inject(self, side: str, what: str, packets: list[bytes]) -> None:
         """``side``'s host puts hand-made IPv4 datagrams on the cable (an attack tool),
         logged as a network event described by ``what``."""

@@ -60,6 +60,7 @@ class World(Protocol):
     def inject(self, side: str, packets: list[bytes]) -> None: ...
     def route(self, side: str, network: str, via: str) -> None: ...
     def count_sockets(self, side: str, state: str) -> int: ...
+    def lose_once(self, length: int) -> None: ...
     def reboot(self, side: str) -> None: ...
     def counter(self, side: str, name: str) -> int: ...
     def set_router_mtu(self, mtu: int) -> None: ...
@@ -159,6 +160,15 @@ class KernelWorld:
         ns = {"a": self.pair.a, "b": self.pair.b, "r": self.pair.router}[side]
         assert ns is not None, "there is no router"
         subprocess.run(ns.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+
+    def lose_once(self, length: int) -> None:
+        """The network loses the first datagram of ``length`` bytes from ``a`` to
+        ``b`` (its retransmission passes): nftables at ``b``'s input, after ``a``'s
+        capture, with a limit that matches once."""
+        self.nft("add table inet tklose\n"
+                 "add chain inet tklose in { type filter hook input priority -10; }\n"
+                 f"add rule inet tklose in ip saddr {A} ip length {length} "
+                 "limit rate 1/hour burst 1 packets drop\n")
 
     def count_sockets(self, side: str, state: str) -> int:
         """``ss -Htan state STATE | wc -l`` in ``side``'s namespace (ss's state names:
@@ -380,6 +390,17 @@ class SimWorld:
 
     def route(self, side: str, network: str, via: str) -> None:
         self.hosts[side].add_route(network, via=via)
+
+    def lose_once(self, length: int) -> None:
+        lost = False
+
+        def drop(packet: bytes) -> bool:
+            nonlocal lost
+            if lost or packet[12:16] != stdlib.inet_aton(A) or len(packet) != length:
+                return False
+            lost = True
+            return True
+        self.link.faults.drop = drop
 
     def count_sockets(self, side: str, state: str) -> int:
         rows = snapshot([self.hosts[side]], self.net.now)

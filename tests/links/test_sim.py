@@ -162,3 +162,17 @@ def test_actor_errors_propagate() -> None:
         net.spawn(a, broken)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="inside the story"):
             net.run()
+
+
+def test_unplugging_an_end_that_is_not_on_the_link_is_refused() -> None:
+    with Network(seed=1) as net:
+        a = net.add_host("a", "192.0.2.1/24")
+        b = net.add_host("b", "192.0.2.2/24")
+        stranger = net.add_host("c", "192.0.2.3/24")
+        link = net.link(a, b)
+        with pytest.raises(ValueError, match="not plugged into"):
+            link.unplug(stranger)
+        link.unplug(b)  # b's end only: a's packets are still captured, b's are not sent
+        assert link.unplugged_end is not None and link.unplugged_end.host is b
+        link.replug()
+        assert link.unplugged_end is None and link.plugged

@@ -85,8 +85,10 @@ class Link:
         if end is None:
             self.plugged = False
             return
-        self.unplugged_end = next(
-            p for p in self.ports if end is p.host or end is p.interface)
+        ends = [p for p in self.ports if end is p.host or end is p.interface]
+        if not ends:
+            raise ValueError(f"{end!r} is not plugged into {self.name}")
+        self.unplugged_end = ends[0]
 
     def replug(self) -> None:
         self.plugged = True

@@ -90,7 +90,7 @@ def test_run_prints_calls_trace_states_and_explanation(tmp_path: Path) -> None:
     done = tcpkit("scenario", "run", "five-primes", "--pcap", str(path))
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "sock2.recv(100) -> ECONNRESET" in out
+    assert "sock1.recv(100) -> ECONNRESET" in out
     assert "close() with 4 unread bytes: RST, not FIN" in out
     assert "try --set fix=1" in out
     lines = [line for line in out.splitlines() if " IP " in line]

@@ -126,7 +126,7 @@ def test_demo_and_its_pcap_read_back_by_tcpdump(tmp_path: Path) -> None:
     lines = [line for line in done.stdout.splitlines() if " IP " in line]
     assert "Flags [S], seq" in lines[0] and "Flags [S.]" in lines[1]
     assert any("Flags [R.]" in line for line in lines)
-    assert "sock2.recv(4096) -> ECONNRESET" in done.stdout
+    assert "sock1.recv(4096) -> ECONNRESET" in done.stdout
     assert f"Wrote the capture to {tmp_path / 'demo.pcap'}" in done.stdout
     tcpdump = require_tool("tcpdump")
     assert tcpdump_lines(tcpdump, tmp_path / "demo.pcap", "-n", "-ttttt") == lines

@@ -80,14 +80,17 @@ class CallLog:
         self._clock = clock
         self.origin = clock()
         self.calls: list[Call] = []
-        self._sockets = 0
+        # Numbered per actor: the kernel world's actors are threads that start together,
+        # so one counter for all would name sockets in whichever order they ran.
+        self._sockets: dict[str, int] = {}
 
     def now(self) -> float:
         return self._clock() - self.origin
 
-    def label(self) -> str:
-        self._sockets += 1
-        return f"sock{self._sockets}"
+    def label(self, actor: str) -> str:
+        """The next socket name of ``actor`` (sock1, sock2, ...)."""
+        self._sockets[actor] = self._sockets.get(actor, 0) + 1
+        return f"sock{self._sockets[actor]}"
 
     def record(self, actor: str, text: str, call: Callable[[], Any],
                show: Callable[[Any], str] | None = None) -> Any:
@@ -128,7 +131,8 @@ def _named(name: str, args: tuple[Any, ...]) -> list[str] | None:
             on, seconds = int.from_bytes(args[2][:4], "little"), int.from_bytes(
                 args[2][4:], "little")
             return [_LEVELS[args[0]], option, f"linger(onoff={on}, seconds={seconds})"]
-        return [_LEVELS[args[0]], option, *(_arguments(args[2:]) and [_arguments(args[2:])])]
+        rest = _arguments(args[2:])
+        return [_LEVELS[args[0]], option, *([rest] if rest else [])]
     if name == "shutdown" and len(args) == 1 and args[0] in _SHUT:
         return [_SHUT[args[0]]]
     return None
@@ -178,7 +182,7 @@ class LoggedSocket:
             result = attr(*args)
             if name == "accept":  # the new socket is logged too
                 conn, peer = result
-                logged = LoggedSocket(conn, self._log, self.actor, self._log.label(),
+                logged = LoggedSocket(conn, self._log, self.actor, self._log.label(self.actor),
                                       self._opened)
                 self._opened.append(logged)
                 return logged, peer
@@ -217,7 +221,7 @@ class LoggedSockets:
         return getattr(self._module, name)
 
     def _wrap(self, text: str, make: Callable[[], Any]) -> LoggedSocket:
-        label = self._log.label()
+        label = self._log.label(self._actor)
 
         def call() -> LoggedSocket:
             logged = LoggedSocket(make(), self._log, self._actor, label, self.opened)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tcpkit.stack.host import Host
+from tcpkit.tcp.connection import Connection
 from tcpkit.tcp.state import State
 from tcpkit.tcp.tcb import XMIT_LOSS_PROBE, XMIT_PROBE0, XMIT_RETRANS
 
@@ -39,20 +40,19 @@ HEADER = (f"{'Host':8} {'State':11} {'Recv-Q':>6} {'Send-Q':>6} {'Local Address:
           f"{'Peer Address:Port':<21} Timer")
 
 
-def _timer(conn: object, now: float) -> str:
+def _timer(conn: Connection, now: float) -> str:
     """``timer:(name,remaining,retransmissions)`` for the first timer that runs."""
-    retries = getattr(conn, "retransmits", 0)
     candidates = [
-        (_XMIT.get(getattr(conn, "xmit_kind", 0)), getattr(conn, "xmit_deadline", None)),
-        ("keepalive", getattr(conn, "keepalive_deadline", None)),
-        ("timewait", getattr(conn, "timewait_deadline", None)),
-        ("timewait", getattr(conn, "finwait2_deadline", None)),  # ss names it so
+        (_XMIT.get(conn.xmit_kind), conn.xmit_deadline),
+        ("keepalive", conn.keepalive_deadline),
+        ("timewait", conn.timewait_deadline),
+        ("timewait", conn.finwait2_deadline),  # ss names it so
     ]
     for name, deadline in candidates:
         if name and deadline is not None:
             left = max(deadline - now, 0.0)
             shown = f"{left * 1000:.0f}ms" if left < 1 else f"{left:.1f}s"
-            return f"timer:({name},{shown},{retries})"
+            return f"timer:({name},{shown},{conn.retransmits})"
     return ""
 
 

@@ -80,6 +80,20 @@ class Outcome:
     def actors(self) -> list[str]:
         return sorted({call.actor for call in self.calls})
 
+    def results(self, actor: str | None = None, called: str = "") -> list[str]:
+        """What calls returned, in order: of ``actor`` (any if None), whose text
+        contains ``called`` (".recv(", "SO_ERROR", "ss state")."""
+        return [c.result for c in self.calls
+                if (actor is None or c.actor == actor) and called in c.call]
+
+    def told(self, actor: str, called: str) -> str:
+        """Those results as an explanation writes them: "b'x', then ECONNRESET"."""
+        return ", then ".join(self.results(actor, called)) or "nothing"
+
+    def first(self, called: str, actor: str | None = None) -> str:
+        """The first such result, or "?"."""
+        return next(iter(self.results(actor, called)), "?")
+
     def calls_of(self, actor: str) -> list[str]:
         return [f"{call.call} -> {call.result}" for call in self.calls if call.actor == actor]
 

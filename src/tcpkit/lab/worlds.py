@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any, BinaryIO, Protocol
 
 import tcpkit.socket
-from tcpkit.lab.netns import ROUTER_A, ROUTER_B, VethPair
+from tcpkit.lab.netns import ROUTER_A, ROUTER_B, Namespace, VethPair
 from tcpkit.lab.netstat import snapshot
 from tcpkit.links import sim
 from tcpkit.wire import icmp
@@ -87,15 +87,19 @@ class KernelWorld:
     def set_router_mtu(self, mtu: int) -> None:
         self.pair.set_router_mtu(mtu)
 
-    def _namespace(self, side: str) -> str:
-        return (self.pair.a if side == "a" else self.pair.b).name
+    def _ns(self, side: str) -> Namespace:
+        """The namespace of ``side``: ``a``, ``b``, or ``r`` for the router."""
+        ns = {"a": self.pair.a, "b": self.pair.b, "r": self.pair.router}[side]
+        if ns is None:
+            raise ValueError("there is no router in this world")
+        return ns
 
     def spawn(self, side: str, actor: Callable[[], None]) -> None:
         self._actors.append((side, actor))
 
     def _enter(self, side: str) -> None:
         """Move the calling thread (only it) into the side's network namespace."""
-        fd = os.open(f"/var/run/netns/{self._namespace(side)}", os.O_RDONLY)
+        fd = os.open(f"/var/run/netns/{self._ns(side).name}", os.O_RDONLY)
         try:
             if self._libc.setns(fd, CLONE_NEWNET) != 0:
                 code = ctypes.get_errno()
@@ -157,9 +161,7 @@ class KernelWorld:
     def nft(self, rules: str, side: str = "b") -> None:
         """Apply nftables ``rules`` (``nft -f`` syntax) in ``side``'s namespace (``r``:
         the router's)."""
-        ns = {"a": self.pair.a, "b": self.pair.b, "r": self.pair.router}[side]
-        assert ns is not None, "there is no router"
-        subprocess.run(ns.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+        subprocess.run(self._ns(side).exec("nft", "-f", "-"), input=rules.encode(), check=True)
 
     def lose_once(self, length: int) -> None:
         """The network loses the first datagram of ``length`` bytes from ``a`` to
@@ -173,14 +175,13 @@ class KernelWorld:
     def count_sockets(self, side: str, state: str) -> int:
         """``ss -Htan state STATE | wc -l`` in ``side``'s namespace (ss's state names:
         fin-wait-1, close-wait, ...)."""
-        ns = self.pair.a if side == "a" else self.pair.b
-        out = subprocess.run(ns.exec("ss", "-Htan", "state", state), capture_output=True,
-                             text=True, check=True).stdout
+        out = subprocess.run(self._ns(side).exec("ss", "-Htan", "state", state),
+                             capture_output=True, text=True, check=True).stdout
         return len(out.splitlines())
 
     def route(self, side: str, network: str, via: str) -> None:
         """``ip route add NETWORK via VIA`` on ``side``."""
-        (self.pair.a if side == "a" else self.pair.b).ip("route", "add", network, "via", via)
+        self._ns(side).ip("route", "add", network, "via", via)
 
     def inject(self, side: str, packets: list[bytes]) -> None:
         """Send whole IPv4 datagrams (forged sources allowed) from ``side`` through a
@@ -246,15 +247,14 @@ class KernelWorld:
     def sysctl(self, side: str, name: str, value: object) -> None:
         if isinstance(value, tuple):  # ip_local_port_range: "low high"
             value = " ".join(str(v) for v in value)
-        (self.pair.a if side == "a" else self.pair.b).sysctl(name, value)
+        self._ns(side).sysctl(name, value)
 
     def keep(self, sock: Any, side: str = "a") -> None:
         self._kept.append((side, sock))
 
     def counter(self, side: str, name: str) -> int:
         """An ``nstat`` counter (``TcpCurrEstab``) of the side's namespace."""
-        ns = self.pair.a if side == "a" else self.pair.b
-        text = subprocess.run(ns.exec("cat", "/proc/net/snmp", "/proc/net/netstat"),
+        text = subprocess.run(self._ns(side).exec("cat", "/proc/net/snmp", "/proc/net/netstat"),
                               capture_output=True, text=True, check=True).stdout.splitlines()
         for names, values in zip(text[::2], text[1::2], strict=True):
             group, *fields = names.split()

@@ -193,8 +193,7 @@ class Host:
         further ICMP moves it, and datagrams go without DF so that routers fragment
         them (RFC 1191 §7's defence against forged tiny MTUs)."""
         current = self.path_mtu(destination)
-        learned = self._pmtu.get(destination)
-        if learned is not None and learned[2] and learned[1] > now:
+        if self._locked(destination, now):
             return current
         floor = self.sysctl["net.ipv4.route.min_pmtu"]
         locked = mtu < floor
@@ -205,11 +204,13 @@ class Host:
         self._pmtu[destination] = (mtu, now + PMTU_EXPIRES, locked)
         return mtu
 
-    def _df_for(self, destination: str) -> int:
+    def _locked(self, destination: str, now: float | None = None) -> bool:
+        """Is the path MTU to ``destination`` at its floor and locked (no DF)? The
+        clock is read only when something was learned: this runs for every datagram."""
         learned = self._pmtu.get(destination)
-        if learned is not None and learned[2] and learned[1] > self.now:
-            return 0
-        return FLAG_DF
+        if learned is None or not learned[2]:
+            return False
+        return learned[1] > (self.now if now is None else now)
 
     def socket(self) -> TcpSock:
         from tcpkit.stack.sock import TcpSock  # noqa: PLC0415 (sock imports host types)
@@ -280,10 +281,7 @@ class Host:
         connection, is ``IP_PMTUDISC_DO``); ICMP never does (``IP_PMTUDISC_DONT``)."""
         if self.down:
             return
-        if always_df:
-            df = FLAG_DF
-        else:
-            df = self._df_for(dst) if protocol == PROTO_TCP else 0
+        df = FLAG_DF if always_df or (protocol == PROTO_TCP and not self._locked(dst)) else 0
         header = IPv4Header(src=src, dst=dst, protocol=protocol, tos=tos,
                             ttl=self.sysctl["net.ipv4.ip_default_ttl"],
                             identification=self._next_ip_id(), flags=df)
@@ -306,9 +304,9 @@ class Host:
             self.drop(f"{interface.name} is down")
             return
         next_hop = self.routes.next_hop(route, dst)
-        if len(packet) > interface.mtu or (dst in self._pmtu
-                                           and len(packet) > self.path_mtu(dst)):
-            self.fragment_output(interface, next_hop, header, payload, self.path_mtu(dst))
+        mtu = self.path_mtu(dst) if dst in self._pmtu else interface.mtu
+        if len(packet) > mtu:
+            self.fragment_output(interface, next_hop, header, payload, mtu)
             return
         self.link_output(interface, next_hop, packet, header,
                          seg if isinstance(seg, TCPSegment) else None)

@@ -68,7 +68,7 @@ def _syn_flood(stage: Stage) -> None:
 
 def _explain(outcome: Outcome) -> str:
     knobs = outcome.knobs
-    connect = next((c.result for c in outcome.calls if ".connect(" in c.call), "?")
+    connect = outcome.first(".connect(")
     if knobs["cookies"]:
         return (
             f"The same flood: {knobs['syns']} SYNs from forged addresses filled the SYN "

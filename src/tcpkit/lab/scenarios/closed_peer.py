@@ -14,11 +14,6 @@ from tcpkit.lab.scenario import PORT, Knob, Scenario, Stage, register
 LINGER_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
-def _results(outcome: Outcome, actor: str, call: str) -> str:
-    found = [c.result for c in outcome.calls if c.actor == actor and f".{call}(" in c.call]
-    return ", then ".join(found) or "nothing"
-
-
 def _accept_one(sk: LoggedSockets) -> tuple[LoggedSocket, LoggedSocket]:
     listener = sk.create_server(("0.0.0.0", PORT))
     conn, _ = listener.accept()
@@ -56,7 +51,7 @@ def _explain_send_after_close(outcome: Outcome, closer: str, writer: str) -> str
     return (
         f"The {closer} closed its socket; its FIN only says it will send no more, so the "
         f"{writer}'s stack cannot tell a half-close from a full one and the first send() "
-        f"succeeds: {_results(outcome, writer, 'send')}. The data reaches a socket that "
+        f"succeeds: {outcome.told(writer, '.send(')}. The data reaches a socket that "
         f"no longer exists, and the {closer}'s stack answers with a RST. The next send() "
         "fails with EPIPE (Python's BrokenPipeError; a C program also gets SIGPIPE, which "
         "kills it unless ignored or MSG_NOSIGNAL is used). A program learns that the peer "
@@ -115,10 +110,10 @@ def _explain_peer_sent_then_closed(outcome: Outcome) -> str:
         "and the FIN queued, and wrote once more: that send() succeeded, and the server's "
         "stack, which has no socket for it, answered with a RST. On Linux the client's "
         "reads then return the queued answer and an end of file "
-        f"({_results(outcome, 'client', 'recv')}): "
+        f"({outcome.told('client', '.recv(')}): "
         "the FIN was seen before the RST, so the read reports the orderly close (Windows "
         "reports WSAECONNABORTED instead). The next write fails: "
-        f"{_results(outcome, 'client', 'send').split(', then ')[-1]}. Read first: b'' "
+        f"{outcome.told('client', '.send(').split(', then ')[-1]}. Read first: b'' "
         "means the server is done, and nothing written after it will be read.")
 
 
@@ -164,8 +159,8 @@ register(Scenario(
     explain=lambda outcome: (
         "The kernel completes the handshake without the program: the connection waited "
         "in the listener's accept queue when the client's RST arrived. Linux keeps it "
-        f"there, reset: accept() returned {_results(outcome, 'server', 'accept')}, and the "
-        f"first read reported the reset: {_results(outcome, 'server', 'recv')}. BSD-derived "
+        f"there, reset: accept() returned {outcome.told('server', '.accept(')}, and the "
+        f"first read reported the reset: {outcome.told('server', '.recv(')}. BSD-derived "
         "stacks remove the connection instead, and POSIX lets accept() fail with "
         "ECONNABORTED (Stevens, UNP §5.11). A server must expect both: treat "
         "ECONNABORTED from accept() and ECONNRESET from the first read as 'client gone' "
@@ -204,9 +199,9 @@ register(Scenario(
     explain=lambda outcome: (
         "The RST ended the connection at once: the client's stack recorded the error and "
         "the socket went to CLOSED. The first call after that reports the error itself, "
-        "once: " + _results(outcome, "client", "send").split(", then ")[0] + "; every "
+        "once: " + outcome.told("client", ".send(").split(", then ")[0] + "; every "
         "later write finds a socket that can no longer send: "
-        + _results(outcome, "client", "send").split(", then ")[-1] + ". Either means the "
+        + outcome.told("client", ".send(").split(", then ")[-1] + ". Either means the "
         "connection is over; close the socket (and reconnect if the protocol allows)."),
 ))
 
@@ -243,7 +238,7 @@ def _client_leaves(stage: Stage) -> None:
 
 
 def _explain_client_leaves(outcome: Outcome) -> str:
-    reads = _results(outcome, "server", "recv")
+    reads = outcome.told("server", ".recv(")
     knobs = outcome.knobs
     if knobs["answers"] and not knobs["read"]:
         return (

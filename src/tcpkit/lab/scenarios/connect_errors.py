@@ -4,6 +4,7 @@ route, a neighbour that never answers, and the non-blocking EINPROGRESS/EAGAIN d
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from tcpkit.lab.calls import LoggedSockets
 from tcpkit.lab.run import Outcome
@@ -13,11 +14,7 @@ NOWHERE = "203.0.113.1"  # TEST-NET-3: no host has a route to it
 ABSENT = "192.0.2.99"  # on the client's subnet, but no host answers ARP for it
 
 
-def _first_result(outcome: Outcome, actor: str = "client") -> str:
-    return next((c.result for c in outcome.calls if c.actor == actor), "nothing")
-
-
-def _connect_to(where: str) -> object:
+def _connect_to(where: str) -> Callable[[Stage], None]:
     def play(stage: Stage) -> None:
         address = {"closed port": stage.server, "no route": NOWHERE,
                    "dead neighbour": ABSENT}[where]
@@ -34,9 +31,10 @@ register(Scenario(
     title="connect() to a port nobody listens on: RST, ECONNREFUSED at once",
     seed="000",
     description="The client connects to the server host, where no program listens.",
-    play=_connect_to("closed port"),  # type: ignore[arg-type]
+    play=_connect_to("closed port"),
     explain=lambda outcome: (
-        f"connect() failed with {_first_result(outcome)} after one round trip: the server's "
+        "connect() failed with " + outcome.first("create_connection") + " after one round "
+        "trip: the server's "
         "host is up, but nothing listens on the port, so its stack answered the SYN with "
         "a RST (RFC 9293 §3.5.2). 'Connection refused' is quick and certain: the host is "
         "there and the program is not. Check the port, or whether the server has "
@@ -48,9 +46,10 @@ register(Scenario(
     title="connect() with no route to the address: ENETUNREACH before any packet",
     seed="000",
     description=f"The client connects to {NOWHERE}, which no route of its host covers.",
-    play=_connect_to("no route"),  # type: ignore[arg-type]
+    play=_connect_to("no route"),
     explain=lambda outcome: (
-        f"connect() failed with {_first_result(outcome)} without sending anything: the "
+        "connect() failed with " + outcome.first("create_connection") + " without sending "
+        "anything: the "
         "client's routing table has no entry for the address (no default route either), "
         "so the SYN could not even be addressed. 'Network is unreachable' is a local "
         "configuration matter: the route, the interface, the VPN."),
@@ -62,9 +61,10 @@ register(Scenario(
     seed="000",
     description=(f"The client connects to {ABSENT}: on its own subnet, so it asks by ARP "
                  "who has it, and no one answers."),
-    play=_connect_to("dead neighbour"),  # type: ignore[arg-type]
+    play=_connect_to("dead neighbour"),
     explain=lambda outcome: (
-        f"connect() failed with {_first_result(outcome)} after about three seconds, with "
+        "connect() failed with " + outcome.first("create_connection") + " after about three "
+        "seconds, with "
         "no TCP segment on the cable: the address is on the client's own subnet, so its "
         "stack asked by ARP who has it — three times, a second apart "
         "(net.ipv4.neigh.*.mcast_solicit, retrans_time_ms) — and nobody answered. The "
@@ -111,8 +111,8 @@ def _nonblocking(stage: Stage) -> None:
 
 
 def _explain_nonblocking(outcome: Outcome) -> str:
-    connects = [c.result for c in outcome.calls if ".connect_ex(" in c.call]
-    so_error = next((c.result for c in outcome.calls if "SO_ERROR" in c.call), "?")
+    connects = outcome.results("client", ".connect_ex(")
+    so_error = outcome.first("SO_ERROR")
     text = (
         f"A non-blocking connect() cannot wait for the handshake, so it returns at once "
         f"(connect_ex gave {connects[0]}): the SYN is on its way. The "

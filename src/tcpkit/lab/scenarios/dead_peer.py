@@ -325,8 +325,7 @@ register(Scenario(
         "close() does not wait: the program is done, but the kernel still owns each "
         "connection (an orphan) with its unacknowledged line and FIN. With no ACK "
         "coming, each sits in FIN_WAIT_1 retransmitting with a doubling timeout; ss "
-        "counted " + next((c.result for c in outcome.calls if c.call.startswith("ss ")),
-                          "?") + " of them two seconds later. Linux gives orphans "
+        "counted " + outcome.first("ss state") + " of them two seconds later. Linux gives orphans "
         "tcp_orphan_retries attempts (0 means 8: a few minutes at these round-trip "
         "times, far longer on slow paths) and caps their number (tcp_max_orphans); "
         "until then they hold memory and ports. Servers that restart often see FIN_WAIT_1 "
@@ -398,7 +397,7 @@ register(Scenario(
            if outcome.knobs["heartbeat"] else
            "The server, only reading, cannot tell: the old connection stays "
            "ESTABLISHED for ever (no timer runs on an idle connection), and ss counts ")
-        + next((c.result for c in outcome.calls if c.call.startswith("ss ")), "?")
+        + outcome.first("ss state")
         + " established. Servers for devices that reboot (phones, IoT, POS terminals) "
         "collect such ghosts by the thousand, each holding memory and a descriptor, and "
         "CLOSE_WAIT ones when the server forgets to close after errors. Send something "

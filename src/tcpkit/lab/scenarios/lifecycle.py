@@ -17,10 +17,6 @@ from tcpkit.lab.scenario import PORT, Knob, Scenario, Stage, register
 AFTER_EOF = 0.1
 
 
-def _results(outcome: Outcome, actor: str, call: str) -> list[str]:
-    return [c.result for c in outcome.calls if c.actor == actor and f".{call}(" in c.call]
-
-
 def _final_states(outcome: Outcome) -> str:
     last: dict[tuple[str, str, str], str] = {}
     for record in outcome.states:
@@ -109,7 +105,7 @@ register(Scenario(
     explain=lambda outcome: (
         "shutdown(SHUT_WR) sends a FIN but keeps the socket open for reading: the client "
         "waited in FIN_WAIT_2 while the server, in CLOSE_WAIT, still sent its answer "
-        f"(client reads: {', '.join(_results(outcome, 'client', 'recv'))}). Each "
+        f"(client reads: {', '.join(outcome.results('client', '.recv('))}). Each "
         "direction of a TCP connection closes on its own. This is how a client says "
         "'that is the whole request' without a length prefix, and why a FIN alone does "
         "not mean the peer is gone."),
@@ -149,7 +145,7 @@ def _time_wait_bind(stage: Stage) -> None:
 
 
 def _explain_time_wait(outcome: Outcome) -> str:
-    binds = _results(outcome, "server", "bind")
+    binds = outcome.results("server", ".bind(")
     if outcome.knobs["reuseaddr"]:
         return ("With SO_REUSEADDR on the listening socket (and so on the connections it "
                 "accepted), the restarted server's bind() succeeded "
@@ -218,7 +214,7 @@ def _port_exhaustion(stage: Stage) -> None:
 
 
 def _explain_ports(outcome: Outcome) -> str:
-    results = [c.result for c in outcome.calls if "create_connection" in c.call]
+    results = outcome.results("client", "create_connection")
     failed = sum(1 for r in results if not r.startswith("sock"))
     times = "once" if failed == 1 else f"{failed} times"
     text = (f"The client's ephemeral ports were limited to {PORTS[0]}-{PORTS[1]} "
@@ -285,7 +281,7 @@ def _close_wait_leak(stage: Stage) -> None:
 
 
 def _explain_close_wait(outcome: Outcome) -> str:
-    count = next((c.result for c in outcome.calls if "nstat" in c.call), "?")
+    count = outcome.first("nstat")
     if outcome.knobs["fix"]:
         return (f"The server closed each connection after the end of file: TcpCurrEstab "
                 f"is {count}, the clients' sides went through TIME_WAIT, nothing leaks.")
@@ -355,7 +351,7 @@ register(Scenario(
         f"tcp_fin_timeout ({FIN_TIMEOUT} s here, 60 s by default) Linux drops it without "
         "a segment. The server, stuck in CLOSE_WAIT, wrote later; the data found no "
         "socket and the client's stack answered with a RST: "
-        + ", then ".join(_results(outcome, "server", "send")) + ". Servers that leave "
+        + ", then ".join(outcome.results("server", ".send(")) + ". Servers that leave "
         "connections in CLOSE_WAIT (see close-wait-leak) meet this when they finally "
         "write."),
     timeout=10.0,

@@ -55,7 +55,7 @@ def _explain(outcome: Outcome) -> str:
     mtu = outcome.knobs["mtu"]
     icmps = [s for s in outcome.segments() if s.startswith("! ICMP 3/4")]
     times = "once" if len(icmps) == 1 else f"{len(icmps)} times"
-    mss = next((c.result for c in outcome.calls if ".getsockopt(" in c.call), "?")
+    mss = outcome.first(".getsockopt(")
     if not icmps:
         return (f"Every segment fitted the router's {mtu}-byte link: no ICMP, no resend; "
                 f"the client's MSS stayed {mss}.")

@@ -14,11 +14,6 @@ _CLOSE_KNOBS = (Knob("request", 100, "bytes the client sends"),
                 Knob("read", 1, "bytes the server reads before closing"))
 
 
-def _client_result(outcome: Outcome) -> str:
-    reads = [c for c in outcome.calls if c.actor == "client" and ".recv(" in c.call]
-    return ", then ".join(c.result for c in reads) or "nothing"
-
-
 def _close_unread(stage: Stage, *, shutdown_first: bool) -> None:
     knobs = stage.knobs
 
@@ -59,11 +54,11 @@ def _explain_close_unread(outcome: Outcome) -> str:
     if unread <= 0:
         return ("The server read everything the client sent before close(), so close() "
                 "sent a FIN: the client read the answer and then an end of file "
-                f"({_client_result(outcome)}).")
+                f"({outcome.told('client', '.recv(')}).")
     return (
         f"The server closed with {unread} bytes it never read. Linux then resets the "
         "connection instead of closing it (RFC 2525 §2.17): a RST goes out where a FIN "
-        "would have. The client saw: " + _client_result(outcome) + ". Linux still hands "
+        "would have. The client saw: " + outcome.told("client", ".recv(") + ". Linux still hands "
         "over bytes that arrived before the RST, then reports ECONNRESET where the client "
         "expected an end of file; stacks that discard the receive queue on a RST (the "
         "article's) lose the answer entirely. Fix it on the server: read the whole "
@@ -89,7 +84,7 @@ def _explain_shutdown_first(outcome: Outcome) -> str:
         "the client's recv() returns the answer, then b'' (an end of file). But close() "
         "with unread data still resets the connection afterwards (Linux tcp_close checks "
         "the receive queue whatever was shut down), so the client saw: "
-        + _client_result(outcome) + ". The article's fix hides the RST from a client that "
+        + outcome.told("client", ".recv(") + ". The article's fix hides the RST from a client that "
         "stops reading at the end of file; it does not remove it. Reading the request to "
         "the end does.")
 
@@ -155,11 +150,11 @@ def _explain_five_primes(outcome: Outcome) -> str:
         return ("With the fix the client ends its numbers with shutdown(SHUT_WR) and the "
                 "server reads until that end of file before answering and closing: nothing "
                 "is left unread, the close is a FIN, and the client saw: "
-                + _client_result(outcome) + ".")
+                + outcome.told("client", ".recv(") + ".")
     return (
         f"The client sent {knobs['count']} numbers; the server stopped reading after five "
         "(or at the first non-prime), answered and closed with the rest unread, so its "
-        "stack reset the connection. The client saw: " + _client_result(outcome) + ". A "
+        "stack reset the connection. The client saw: " + outcome.told("client", ".recv(") + ". A "
         "protocol whose reader may stop early must drain (or have the writer announce the "
         "end with shutdown(SHUT_WR)) before close(); try --set fix=1.")
 
@@ -211,12 +206,12 @@ def _explain_http_400(outcome: Outcome) -> str:
     if outcome.knobs["drain"]:
         return ("The server read the whole request before answering and closing, so its "
                 "close was a FIN: the client read the 400 and then an end of file ("
-                + _client_result(outcome) + ").")
+                + outcome.told("client", ".recv(") + ").")
     return (
         "The client POSTed 2000 bytes; the server read only the request line, answered "
         "400 and closed with the body unread. Its stack therefore reset the connection "
         "(RFC 2525 §2.17; Linux tcp_close) instead of ending it with a FIN. The client "
-        "saw: " + _client_result(outcome) + ": Linux still hands over the answer that "
+        "saw: " + outcome.told("client", ".recv(") + ": Linux still hands over the answer that "
         "arrived before the RST, then ECONNRESET where an end of file was expected; a "
         "client still sending its body gets the reset on send() (or EPIPE) and often "
         "never reads the answer. Fix it on the server: read the whole request (or "

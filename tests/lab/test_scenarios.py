@@ -56,7 +56,9 @@ def test_tcpkit_tells_it_as_the_kernel_does(scenario: Scenario) -> None:
                                          ("http-400-unread-body", {"drain": 1}),
                                          ("syn-flood", {"cookies": 1}),
                                          ("rebooting-device", {"heartbeat": 1}),
-                                         ("lossy-transfer", {"lost": 0})])
+                                         ("lossy-transfer", {"lost": 0}),
+                                         ("lossy-transfer", {"times": 2}),
+                                         ("lossy-transfer", {"lost": 9, "times": 3})])
 def test_knobs_change_the_story_alike(name: str, knobs: dict[str, int]) -> None:
     require_root()
     for tool in ("ip", "nft", "tcpdump"):
@@ -105,6 +107,8 @@ def test_run_prints_calls_trace_states_and_explanation(tmp_path: Path) -> None:
     (("run", "five-primes", "--set", "fix"), "KNOB=VALUE"),
     (("run", "five-primes", "--set", "fix=yes"), "takes an integer"),
     (("run", "five-primes", "--set", "speed=1"), "no knob 'speed'"),
+    (("run", "lossy-transfer", "--set", "times=0"), "knob times must be in 1..3, not 0"),
+    (("run", "lossy-transfer", "--set", "lost=13"), "knob lost must be in 0..12, not 13"),
     (("verify",), "name scenarios, or --all"),
 ])
 def test_bad_arguments_get_clear_errors(args: tuple[str, ...], message: str) -> None:

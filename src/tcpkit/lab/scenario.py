@@ -32,6 +32,17 @@ class Knob:
     name: str
     default: int
     help: str
+    low: int | None = None  # the smallest value the story makes sense with
+    high: int | None = None  # the largest
+
+    def check(self, value: int) -> int:
+        """``value`` if the story can be played with it, else ValueError saying why."""
+        if (self.low is not None and value < self.low) or (
+                self.high is not None and value > self.high):
+            low = "" if self.low is None else self.low
+            high = "" if self.high is None else self.high
+            raise ValueError(f"knob {self.name} must be in {low}..{high}, not {value}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -55,12 +66,13 @@ class Scenario:
 
     def settings(self, overrides: dict[str, int] | None = None) -> dict[str, int]:
         """The knobs' values: defaults, then ``overrides`` (unknown names are errors)."""
+        knobs = {knob.name: knob for knob in self.knobs}
         values = {knob.name: knob.default for knob in self.knobs}
         for name, value in (overrides or {}).items():
             if name not in values:
                 known = ", ".join(values) or "none"
                 raise ValueError(f"scenario {self.name} has no knob {name!r} (knobs: {known})")
-            values[name] = value
+            values[name] = knobs[name].check(value)
         return values
 
 
@@ -143,10 +155,12 @@ class Stage:
         """``ip route add NETWORK via VIA`` on ``side``'s host (before its actors)."""
         self.world.route(SIDES[side], network, via)
 
-    def lose_once(self, length: int) -> None:
-        """The network will lose the first datagram of ``length`` bytes (IP header
-        included) that the client sends; its retransmission gets through."""
-        self.world.lose_once(length)
+    def lose(self, length: int, times: int = 1) -> None:
+        """The network will lose the first ``times`` datagrams of ``length`` bytes (IP
+        header included) that the client sends; later ones get through."""
+        if times < 1:
+            raise ValueError(f"times must be at least 1, not {times}")
+        self.world.lose(length, times)
 
     def inject(self, side: str, what: str, packets: list[bytes]) -> None:
         """``side``'s host puts hand-made IPv4 datagrams on the cable (an attack tool),

@@ -60,7 +60,7 @@ class World(Protocol):
     def inject(self, side: str, packets: list[bytes]) -> None: ...
     def route(self, side: str, network: str, via: str) -> None: ...
     def count_sockets(self, side: str, state: str) -> int: ...
-    def lose_once(self, length: int) -> None: ...
+    def lose(self, length: int, times: int) -> None: ...
     def reboot(self, side: str) -> None: ...
     def counter(self, side: str, name: str) -> int: ...
     def set_router_mtu(self, mtu: int) -> None: ...
@@ -163,14 +163,14 @@ class KernelWorld:
         the router's)."""
         subprocess.run(self._ns(side).exec("nft", "-f", "-"), input=rules.encode(), check=True)
 
-    def lose_once(self, length: int) -> None:
-        """The network loses the first datagram of ``length`` bytes from ``a`` to
-        ``b`` (its retransmission passes): nftables at ``b``'s input, after ``a``'s
-        capture, with a limit that matches once."""
+    def lose(self, length: int, times: int) -> None:
+        """The network loses the first ``times`` datagrams of ``length`` bytes from
+        ``a`` to ``b``: nftables at ``b``'s input, after ``a``'s capture, with a limit
+        whose burst is spent by them."""
         self.nft("add table inet tklose\n"
                  "add chain inet tklose in { type filter hook input priority -10; }\n"
                  f"add rule inet tklose in ip saddr {A} ip length {length} "
-                 "limit rate 1/hour burst 1 packets drop\n")
+                 f"limit rate 1/hour burst {times} packets drop\n")
 
     def count_sockets(self, side: str, state: str) -> int:
         """``ss -Htan state STATE | wc -l`` in ``side``'s namespace (ss's state names:
@@ -391,14 +391,14 @@ class SimWorld:
     def route(self, side: str, network: str, via: str) -> None:
         self.hosts[side].add_route(network, via=via)
 
-    def lose_once(self, length: int) -> None:
-        lost = False
+    def lose(self, length: int, times: int) -> None:
+        left = times
 
         def drop(packet: bytes) -> bool:
-            nonlocal lost
-            if lost or packet[12:16] != stdlib.inet_aton(A) or len(packet) != length:
+            nonlocal left
+            if not left or packet[12:16] != stdlib.inet_aton(A) or len(packet) != length:
                 return False
-            lost = True
+            left -= 1
             return True
         self.link.faults.drop = drop
 

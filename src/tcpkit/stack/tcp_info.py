@@ -46,6 +46,6 @@ def tcp_info(sock: TcpSock) -> bytes:
         conn.packets_out, conn.sacked_out, conn.lost_out, conn.retrans_out, 0,
         0, 0, 0, 0,
         cfg.mtu, conn.rcv_ssthresh, rtt.srtt_us >> 3, rtt.mdev_us >> 2,
-        min(conn.ssthresh, 0xFFFFFFFF), conn.cwnd, conn.advmss, cfg.reordering,
+        min(conn.ssthresh, 0xFFFFFFFF), conn.cwnd, conn.advmss, conn.reordering,
         conn.rcv_rtt_us >> 3, conn.rcvq_space, conn.total_retrans,
     )

@@ -95,6 +95,11 @@ class ConnectionConfig:
     slow_start_after_idle: bool = True  # net.ipv4.tcp_slow_start_after_idle
     gso: bool = False  # the route's device segments for us (TSO/GSO): writes fill ~64 KB skbs
     reordering: int = 3  # net.ipv4.tcp_reordering: duplicate ACKs before fast retransmit
+    max_reordering: int = 300  # net.ipv4.tcp_max_reordering: how far reordering may grow
+    # net.ipv4.tcp_recovery: 0x4 no duplicate-ACK threshold in RACK (0x1, RACK itself,
+    # is always on in Linux 6.18; 0x2, a static window, is what tcpkit always has).
+    recovery: int = 1
+    min_rtt_wlen: float = 300.0  # net.ipv4.tcp_min_rtt_wlen: seconds min RTT is kept
 
     # Receiving and validation.
     quickack_max: int = TCP_MAX_QUICKACKS

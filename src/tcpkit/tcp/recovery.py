@@ -1,5 +1,5 @@
 """Processing ACKs, and recovering from loss (RFC 9293 §3.10.7.4 fifth step, RFC 5681,
-RFC 6582, RFC 6675, RFC 6937, RFC 8985 §7 for the tail loss probe).
+RFC 6582, RFC 6675, RFC 6937, RFC 8985).
 
 This is Linux's ``tcp_ack`` and ``tcp_fastretrans_alert`` machinery
 (net/ipv4/tcp_input.c), with its congestion-avoidance states (Open, Disorder, CWR,
@@ -8,27 +8,29 @@ Recovery, Loss):
 * duplicate ACKs from a peer without SACK are counted as if each SACKed one segment
   ("reno SACKs"), so new data can go out on the first two (limited transmit, RFC 3042)
   and the third makes the oldest segment lost: fast retransmit (RFC 5681 §3.2);
-* with SACK the scoreboard marks segments SACKed, and a hole with ``reordering`` (3)
-  SACKed segments above it is lost (RFC 6675 §4 IsLost);
+* with SACK the scoreboard marks segments SACKed (RFC 6675), and RACK (rack.py,
+  RFC 8985 §6) decides by time which holes are lost: at once when the hole is older
+  than a round trip plus a reordering window, else when the REO timer fires;
 * in Recovery, cwnd follows Proportional Rate Reduction (RFC 6937) down to ssthresh;
   a partial ACK makes the next hole lost and retransmitted (NewReno, RFC 6582 §3.2);
   Recovery ends when everything sent before it is acknowledged, with cwnd = ssthresh;
-* an RTO marks everything outstanding lost, sets cwnd to one more than what is still
-  in flight and retransmits in slow start (Loss state, RFC 5681 §3.1 (5));
+* an RTO marks everything outstanding lost (with RACK, all but what was sent within
+  the last RACK.rtt), sets cwnd to one more than what is still in flight and
+  retransmits in slow start (Loss state, RFC 5681 §3.1 (5));
 * with SACK, a tail loss probe goes out 2*SRTT after the last transmission instead
   of waiting for the RTO (RFC 8985 §7, Linux ``tcp_send_loss_probe``).
 
-Not modelled yet, and said so: Linux's RACK time-based loss detection (the RFC 6675
-count rule above is what Linux does with ``net.ipv4.tcp_recovery=0``), F-RTO (RFC 5682)
-and undoing a reduction judged spurious by D-SACK or timestamps (Eifel, RFC 3522).
+Not modelled yet, and said so: F-RTO (RFC 5682) and undoing a reduction judged
+spurious by D-SACK or timestamps (Eifel, RFC 3522).
 """
 
 from __future__ import annotations
 
 from tcpkit.tcp.config import usecs_to_jiffies
-from tcpkit.tcp.sender import NAGLE_OFF, Sender
+from tcpkit.tcp.rack import Rack
+from tcpkit.tcp.sender import NAGLE_OFF
 from tcpkit.tcp.seq import unwrap
-from tcpkit.tcp.tcb import XMIT_LOSS_PROBE, CAState, SentSegment
+from tcpkit.tcp.tcb import XMIT_LOSS_PROBE, XMIT_REO_TIMEOUT, XMIT_RETRANS, CAState, SentSegment
 from tcpkit.wire.tcp import TCPSegment
 
 FLAG_DATA = 0x01
@@ -46,6 +48,7 @@ FLAG_DSACKING_ACK = 0x800
 FLAG_SET_XMIT_TIMER = 0x1000
 FLAG_UPDATE_TS_RECENT = 0x4000
 FLAG_NO_CHALLENGE_ACK = 0x8000
+FLAG_ACK_MAYBE_DELAYED = 0x10000
 FLAG_ACKED = FLAG_DATA_ACKED | FLAG_SYN_ACKED
 FLAG_NOT_DUP = FLAG_DATA | FLAG_WIN_UPDATE | FLAG_ACKED
 FLAG_CA_ALERT = FLAG_DATA_SACKED | FLAG_ECE | FLAG_DSACKING_ACK
@@ -60,7 +63,7 @@ INFINITE_SSTHRESH = 0x7FFFFFFF
 TIMEOUT_MIN = 2  # TCP_TIMEOUT_MIN, jiffies
 
 
-class Recovery(Sender):
+class Recovery(Rack):
     """ACK processing, the SACK scoreboard, fast recovery, RTO recovery and TLP."""
 
     __slots__ = ()
@@ -74,8 +77,9 @@ class Recovery(Sender):
         prior_snd_una = self.snd_una
         prior_packets = self.packets_out
         prior_delivered = self.delivered
+        prior_lost = self.lost
         blocks = self._sack_blocks_in(seg) if self.sack_ok else []
-        self.sack_rtt_us = -1
+        self.sack_rtt_us = self.sack_ca_rtt_us = -1
         if ack < prior_snd_una:
             # RFC 5961 §5.2: an ACK older than one window behind is a blind attack.
             if ack < prior_snd_una - min(self.max_window, self.bytes_acked):
@@ -83,7 +87,7 @@ class Recovery(Sender):
                     self._send_challenge_ack(now)
                 return ACK_TOO_OLD
             if blocks:
-                flag |= self._sacktag(blocks, prior_snd_una, ack)
+                flag |= self._sacktag(blocks, prior_snd_una, ack, now)
                 flag, rexmit = self._fastretrans_alert(prior_snd_una, 0, flag, now)
                 if rexmit:
                     self._xmit_retransmit_queue(now)
@@ -99,9 +103,10 @@ class Recovery(Sender):
         end = seq + len(seg.payload) + (seg.flags & 1) + ((seg.flags >> 1) & 1)
         if end != seq:
             flag |= FLAG_DATA
+        prior_fack = self._highest_sack_end() if self.sack_ok else prior_snd_una
         flag |= self._ack_update_window(seg, ack, seq)
         if blocks:
-            flag |= self._sacktag(blocks, prior_snd_una, ack)
+            flag |= self._sacktag(blocks, prior_snd_una, ack, now)
         self.soft_error = 0
         self.probes_out = 0
         self.rcv_tstamp = now
@@ -112,7 +117,7 @@ class Recovery(Sender):
             if self.tlp_high_seq:
                 self._process_tlp_ack(ack, flag)
             return ACK_OK
-        flag |= self._clean_rtx_queue(now, prior_snd_una)
+        flag |= self._clean_rtx_queue(now, prior_snd_una, prior_fack)
         if self.tlp_high_seq:
             self._process_tlp_ack(ack, flag)
         rexmit = False
@@ -123,7 +128,7 @@ class Recovery(Sender):
             flag, rexmit = self._fastretrans_alert(prior_snd_una, num_dupack, flag, now)
         if flag & FLAG_SET_XMIT_TIMER:
             self._set_xmit_timer(now)
-        self._cong_control(self.delivered - prior_delivered, flag, now)
+        self._cong_control(self.delivered - prior_delivered, self.lost - prior_lost, flag, now)
         if rexmit:
             self._xmit_retransmit_queue(now)
         return ACK_OK
@@ -212,13 +217,17 @@ class Recovery(Sender):
 
     # -- the retransmission queue ------------------------------------------------------
 
-    def _clean_rtx_queue(self, now: float, prior_snd_una: int) -> int:
+    def _clean_rtx_queue(self, now: float, prior_snd_una: int, prior_fack: int) -> int:
         """Linux ``tcp_clean_rtx_queue``: drop what is acknowledged, take an RTT sample
-        from a segment never retransmitted (Karn, RFC 6298 §3)."""
+        from a segment never retransmitted (Karn, RFC 6298 §3), advance RACK."""
         flag = 0
         rtx = self.rtx
         snd_una = self.snd_una
-        first_ackt: float | None = None  # send time of the first never-retransmitted one
+        prior_sacked = self.sacked_out
+        first_ackt = last_ackt = -1.0  # send times of the first and last never-retransmitted
+        reord = self.snd_nxt  # the lowest of those, if they were below a SACK: reordering
+        sack = self.sack_ok
+        prior_delivered = -1
         pkts_acked = 0
         for s in rtx:
             if s.end > snd_una:
@@ -228,18 +237,23 @@ class Recovery(Sender):
                     self.retrans_out -= 1
                 flag |= FLAG_RETRANS_DATA_ACKED
             elif not s.sacked:
-                if first_ackt is None:
-                    first_ackt = s.last_sent
+                last_ackt = s.last_sent
+                if first_ackt < 0:
+                    first_ackt = last_ackt
+                reord = min(reord, s.seq)
                 if s.end <= self.high_seq:
                     flag |= FLAG_ORIG_SACK_ACKED
             if s.sacked:
                 self.sacked_out -= 1
-            elif self.sack_ok:
+            elif sack:
                 self.delivered += 1
+                if not self._spurious_retrans(s):
+                    self._rack_advance(s, now)
             if s.lost:
                 self.lost_out -= 1
             self.packets_out -= 1
             pkts_acked += 1
+            prior_delivered = max(prior_delivered, s.delivered)
             if s.flags & 2:
                 flag |= FLAG_SYN_ACKED
                 self.retrans_stamp = None
@@ -249,16 +263,26 @@ class Recovery(Sender):
         if prior_snd_una <= self.snd_up <= snd_una:
             self.snd_up = snd_una
             self.urg_mode = False
-        seq_rtt_us = -1
-        if first_ackt is not None and not flag & FLAG_RETRANS_DATA_ACKED:
+        seq_rtt_us = ca_rtt_us = -1
+        if first_ackt >= 0 and not flag & FLAG_RETRANS_DATA_ACKED:
             seq_rtt_us = int((now - first_ackt) * 1e6)
-        rtt_update = self._ack_update_rtt(flag, seq_rtt_us, self.sack_rtt_us, now)
+            ca_rtt_us = int((now - last_ackt) * 1e6)
+            if (pkts_acked == 1 and not prior_sacked
+                    and snd_una - prior_snd_una < self.mss_cache
+                    and prior_delivered + 1 == self.delivered
+                    and not flag & (FLAG_CA_ALERT | FLAG_SYN_ACKED)):
+                flag |= FLAG_ACK_MAYBE_DELAYED  # a lone runt, likely ACKed late
+        if self.sack_rtt_us >= 0:
+            ca_rtt_us = self.sack_ca_rtt_us
+        rtt_update = self._ack_update_rtt(flag, seq_rtt_us, self.sack_rtt_us, ca_rtt_us, now)
         if flag & FLAG_ACKED:
             flag |= FLAG_SET_XMIT_TIMER
             if not self.sack_ok:
                 self._remove_reno_sacks(pkts_acked)
                 if flag & FLAG_RETRANS_DATA_ACKED:
                     flag &= ~FLAG_ORIG_SACK_ACKED
+            elif reord < prior_fack:
+                self._check_sack_reordering(reord)  # a hole filled without a resend
         elif (rtx and rtt_update and self.sack_rtt_us >= 0
               and self.sack_rtt_us > (now - rtx[0].last_sent) * 1e6):
             flag |= FLAG_SET_XMIT_TIMER
@@ -266,18 +290,30 @@ class Recovery(Sender):
             self._check_space()
         return flag
 
-    def _ack_update_rtt(self, flag: int, seq_rtt_us: int, sack_rtt_us: int, now: float) -> bool:
+    def _spurious_retrans(self, s: SentSegment) -> bool:
+        """Linux ``tcp_skb_spurious_retrans``: the ACK echoes a timestamp from before
+        the retransmission, so it was the original that arrived."""
+        return (s.ever_retransmitted and self.saw_tstamp and bool(self.rcv_tsecr)
+                and ((self.rcv_tsecr - self._ts_raw(s.last_sent)) & 0xFFFFFFFF) >= 1 << 31)
+
+    def _ack_update_rtt(self, flag: int, seq_rtt_us: int, sack_rtt_us: int,
+                        ca_rtt_us: int, now: float) -> bool:
         """Linux ``tcp_ack_update_rtt``: prefer the ACK's own timing; fall back on the
-        echoed timestamp (RFC 7323 §4.1) only for ACKs of new data."""
+        echoed timestamp (RFC 7323 §4.1) only for ACKs of new data. The last segment's
+        RTT feeds the minimum RTT, unless it is from a likely delayed ACK
+        (``tcp_update_rtt_min``)."""
         if seq_rtt_us < 0:
             seq_rtt_us = sack_rtt_us
         if seq_rtt_us < 0 and self.saw_tstamp and self.rcv_tsecr and flag & FLAG_ACKED:
             delta = (self._ts_raw(now) - self.rcv_tsecr) & 0xFFFFFFFF
             if delta < (1 << 31) // 1000:
-                seq_rtt_us = max(delta, 1) * 1000
+                seq_rtt_us = ca_rtt_us = max(delta, 1) * 1000
         if seq_rtt_us < 0:
             return False
-        self.rtt.sample(seq_rtt_us, self.snd_una, self.snd_nxt)
+        rtt = self.rtt
+        if not (flag & FLAG_ACK_MAYBE_DELAYED and ca_rtt_us > rtt.min_rtt_us):
+            rtt.sample_min(max(ca_rtt_us, 0), now, self.config.min_rtt_wlen)
+        rtt.sample(seq_rtt_us, self.snd_una, self.snd_nxt)
         return True
 
     # -- SACK (RFC 2018, RFC 2883) -------------------------------------------------------
@@ -292,10 +328,14 @@ class Recovery(Sender):
                 return [(unwrap(a, near), unwrap(b, near)) for a, b in opt.blocks]  # type: ignore[union-attr]
         return []
 
-    def _sacktag(self, blocks: list[tuple[int, int]], prior_snd_una: int, ack: int) -> int:
-        """Linux ``tcp_sacktag_write_queue``: mark segments the peer holds. A first
-        block below the ACK, or inside the second, is a D-SACK (RFC 2883 §4)."""
+    def _sacktag(self, blocks: list[tuple[int, int]], prior_snd_una: int, ack: int,
+                 now: float) -> int:
+        """Linux ``tcp_sacktag_write_queue``: mark segments the peer holds, advance
+        RACK, notice reordering. A first block below the ACK, or inside the second, is
+        a D-SACK (RFC 2883 §4)."""
         flag = 0
+        reord = self.snd_nxt  # the lowest never-retransmitted segment SACKed in a hole
+        fack = self._highest_sack_end()
         if blocks and (blocks[0][0] < ack or (
                 len(blocks) > 1 and blocks[1][0] <= blocks[0][0] and blocks[0][1] <= blocks[1][1])):
             flag |= FLAG_DSACKING_ACK
@@ -308,6 +348,10 @@ class Recovery(Sender):
                     break
                 if s.sacked or s.seq < start or s.end > end:
                     continue
+                if not s.ever_retransmitted and s.seq < min(reord, fack):
+                    reord = s.seq
+                fack = max(fack, s.end)
+                self._rack_advance(s, now)
                 s.sacked = True
                 self.sacked_out += 1
                 self.delivered += 1
@@ -317,77 +361,71 @@ class Recovery(Sender):
                 if s.retrans:
                     s.retrans = False
                     self.retrans_out -= 1
-                if not s.ever_retransmitted and self.sack_rtt_us < 0:
-                    self.sack_rtt_us = int((self.clock - s.last_sent) * 1e6)
+                if not s.ever_retransmitted:
+                    rtt_us = int((now - s.last_sent) * 1e6)
+                    if self.sack_rtt_us < 0:
+                        self.sack_rtt_us = rtt_us
+                    self.sack_ca_rtt_us = rtt_us
                 flag |= FLAG_DATA_SACKED
+        if self.ca_state != CAState.LOSS or self.undo_marker:
+            self._check_sack_reordering(reord)
         return flag
-
-    def _highest_sack_end(self) -> int:
-        highest = self.snd_una
-        for s in self.rtx:
-            if s.sacked:
-                highest = s.end
-        return highest
 
     # -- reno "SACKs" for peers without SACK ----------------------------------------------
 
     def _add_reno_sack(self, num_dupack: int) -> None:
+        """Linux ``tcp_add_reno_sack``: each duplicate ACK counts as one SACKed segment."""
         if num_dupack:
             prior = self.sacked_out
-            self.sacked_out = min(self.sacked_out + num_dupack, max(self.packets_out - 1, 0))
-            self.delivered += self.sacked_out - prior
+            self.sacked_out += num_dupack
+            self._check_reno_reordering(0)
+            self.delivered += max(self.sacked_out - prior, 0)
 
     def _remove_reno_sacks(self, acked: int) -> None:
+        """Linux ``tcp_remove_reno_sacks``: one acknowledged segment filled the hole,
+        the others had been counted by their duplicate ACKs."""
         if acked > 0:
             self.delivered += max(acked - self.sacked_out, 1)
             self.sacked_out = 0 if acked - 1 >= self.sacked_out else self.sacked_out - (acked - 1)
+        self._check_reno_reordering(acked)
+
+    def _check_reno_reordering(self, addend: int) -> None:
+        """Linux ``tcp_check_reno_reordering``: more duplicate ACKs than segments out
+        past the holes means the path reordered (``tcp_limit_reno_sacked``)."""
+        holes = min(max(self.lost_out, 1), self.packets_out)
+        if self.sacked_out + holes <= self.packets_out:
+            return
+        self.sacked_out = self.packets_out - holes
+        self.reordering = min(self.packets_out + addend, self.config.max_reordering)
+        self.reord_seen += 1
 
     # -- loss marking ---------------------------------------------------------------------
 
-    def _mark_lost(self, s: SentSegment) -> None:
-        """Linux ``tcp_mark_skb_lost``."""
-        if s.sacked:
-            return
-        if s.lost:
-            if s.retrans:  # a retransmission lost again
-                s.retrans = False
-                self.retrans_out -= 1
+    def _identify_packet_loss(self, flag: int, now: float) -> int:
+        """Linux ``tcp_identify_packet_loss``: RFC 6582 NewReno without SACK
+        (``tcp_newreno_mark_lost``: the head, after ``reordering`` duplicates or on a
+        partial ACK), RACK with it. An armed REO timer must not be replaced by the RTO
+        (FLAG_SET_XMIT_TIMER off); a retransmission lost again is FLAG_LOST_RETRANS."""
+        if not self.rtx:
+            return flag
+        if not self.sack_ok:
+            state = self.ca_state
+            if ((state < CAState.RECOVERY and self.sacked_out >= self.reordering)
+                    or (state == CAState.RECOVERY and flag & FLAG_SND_UNA_ADVANCED)):
+                head = self.rtx[0]
+                if not head.lost:
+                    self._mark_lost(head)
         else:
-            s.lost = True
-            self.lost_out += 1
-
-    def _mark_head_lost(self, packets: int, mark_head: bool) -> None:
-        """Linux ``tcp_mark_head_lost``: holes before ``packets``+1 SACKed segments."""
-        count = 0
-        for s in self.rtx:
-            if s.end > self.snd_nxt:
-                break
-            if s.sacked:
-                count += 1
-            if count > packets:
-                break
-            if not s.lost:
-                self._mark_lost(s)
-            if mark_head:
-                break
-
-    def _identify_packet_loss(self, flag: int) -> None:
-        """Linux ``tcp_identify_packet_loss`` / ``tcp_newreno_mark_lost``."""
-        if not self.rtx or self.sack_ok:
-            return
-        state = self.ca_state
-        if ((state < CAState.RECOVERY and self.sacked_out >= self.config.reordering)
-                or (state == CAState.RECOVERY and flag & FLAG_SND_UNA_ADVANCED)):
-            head = self.rtx[0]
-            if not head.lost:
-                self._mark_lost(head)
+            prior_retrans = self.retrans_out
+            if self._rack_mark_lost(now):
+                flag &= ~FLAG_SET_XMIT_TIMER
+            if prior_retrans > self.retrans_out:
+                flag |= FLAG_LOST_RETRANS
+        return flag
 
     def _time_to_recover(self) -> bool:
-        """Linux ``tcp_time_to_recover``: a loss is proven, or enough duplicates."""
-        return bool(self.lost_out) or self.sacked_out + 1 > self.config.reordering
-
-    def _force_fast_retransmit(self) -> bool:
-        return self._highest_sack_end() > self.snd_una + self.config.reordering * self.mss_cache
+        """Linux ``tcp_time_to_recover``: only a loss proven (by RACK or NewReno)."""
+        return bool(self.lost_out)
 
     # -- the congestion-avoidance state machine -------------------------------------------
 
@@ -396,8 +434,6 @@ class Recovery(Sender):
     ) -> tuple[int, bool]:
         """Linux ``tcp_fastretrans_alert``. Returns the flags and whether to retransmit."""
         del prior_snd_una
-        do_lost = bool(num_dupack) or bool(
-            flag & FLAG_DATA_SACKED and self._force_fast_retransmit())
         if not self.packets_out and self.sacked_out:
             self.sacked_out = 0
         state = self.ca_state
@@ -418,12 +454,11 @@ class Recovery(Sender):
                     return flag, False
                 self._set_ca_state(CAState.OPEN)
                 self._end_cwnd_reduction()
-        fast_rexmit = False
         state = self.ca_state
         if state == CAState.RECOVERY:
             if not flag & FLAG_SND_UNA_ADVANCED and not self.sack_ok:
                 self._add_reno_sack(num_dupack)
-            self._identify_packet_loss(flag)
+            flag = self._identify_packet_loss(flag, now)
         else:
             if state == CAState.LOSS:
                 recovered = self.snd_una >= self.high_seq
@@ -434,30 +469,20 @@ class Recovery(Sender):
                         self._add_reno_sack(num_dupack)
                     elif flag & FLAG_SND_UNA_ADVANCED:
                         self.sacked_out = 0
-                self._identify_packet_loss(flag)
-                if self.ca_state != CAState.OPEN:
+                flag = self._identify_packet_loss(flag, now)
+                if self.ca_state != CAState.OPEN and not flag & FLAG_LOST_RETRANS:
                     return flag, True
+                # Recovered, or a retransmission was lost again: on to Recovery.
             if not self.sack_ok:
                 if flag & FLAG_SND_UNA_ADVANCED:
                     self.sacked_out = 0
                 self._add_reno_sack(num_dupack)
-            self._identify_packet_loss(flag)
+            flag = self._identify_packet_loss(flag, now)
             if not self._time_to_recover():
                 self._try_to_open()
                 return flag, False
             self._enter_recovery()
-            fast_rexmit = True
-        if self.sack_ok and do_lost:
-            self._update_scoreboard(fast_rexmit)
         return flag, True
-
-    def _update_scoreboard(self, fast_rexmit: bool) -> None:
-        """Linux ``tcp_update_scoreboard`` (SACK, without RACK)."""
-        sacked_upto = self.sacked_out - self.config.reordering
-        if sacked_upto >= 0:
-            self._mark_head_lost(sacked_upto, False)
-        elif fast_rexmit:
-            self._mark_head_lost(1, True)
 
     def _any_retrans_done(self) -> bool:
         return bool(self.retrans_out) or bool(self.rtx and self.rtx[0].ever_retransmitted)
@@ -492,9 +517,10 @@ class Recovery(Sender):
         self.prr_out = 0
         self.ssthresh = self.cc.ssthresh_on_loss(self)
 
-    def _cwnd_reduction(self, newly_acked_sacked: int, flag: int) -> None:
+    def _cwnd_reduction(self, newly_acked_sacked: int, newly_lost: int, flag: int) -> None:
         """RFC 6937 §3 (Linux ``tcp_cwnd_reduction``): send in proportion to what is
-        delivered while in flight exceeds ssthresh, then slow-start back up to it."""
+        delivered while in flight exceeds ssthresh, then slow-start back up to it (one
+        more on an ACK of new data, unless it also revealed a loss)."""
         if newly_acked_sacked <= 0 or not self.prior_cwnd:
             return
         in_flight = self._in_flight()
@@ -505,7 +531,7 @@ class Recovery(Sender):
             sndcnt -= self.prr_out
         else:
             sndcnt = max(self.prr_delivered - self.prr_out, newly_acked_sacked)
-            if flag & FLAG_SND_UNA_ADVANCED:
+            if flag & FLAG_SND_UNA_ADVANCED and not newly_lost:
                 sndcnt += 1
             sndcnt = min(delta, sndcnt)
         sndcnt = max(sndcnt, 0 if self.prr_out else 1)
@@ -516,25 +542,30 @@ class Recovery(Sender):
         if self.ssthresh < INFINITE_SSTHRESH and (self.ca_state == CAState.CWR or self.undo_marker):
             self.cwnd = self.ssthresh
 
-    def _cong_control(self, acked_sacked: int, flag: int, now: float) -> None:
+    def _cong_control(self, acked_sacked: int, newly_lost: int, flag: int, now: float) -> None:
         """Linux ``tcp_cong_control``: shrink during a reduction, else let the algorithm
         grow cwnd for newly acknowledged data."""
         if self.ca_state in (CAState.CWR, CAState.RECOVERY):
-            self._cwnd_reduction(acked_sacked, flag)
+            self._cwnd_reduction(acked_sacked, newly_lost, flag)
         elif flag & FLAG_DATA_ACKED:
             self.cc.cong_avoid(self, acked_sacked)
             self.snd_cwnd_stamp = now
 
     def _enter_loss(self) -> None:
         """Linux ``tcp_enter_loss`` (RFC 5681 §3.1 (4)-(5)): after an RTO everything
-        outstanding is presumed lost; cwnd restarts from what is still in flight."""
+        outstanding is presumed lost, except, with RACK, what was sent less than
+        RACK.rtt ago (RFC 8985 §6.3, Linux ``tcp_timeout_mark_lost``); cwnd restarts
+        from what is still in flight."""
         head = self.rtx[0] if self.rtx else None
         reneg = head is not None and head.sacked
         if reneg or not self.sack_ok:
             self.sacked_out = 0
+        young = self.clock - self.rack_rtt_us / 1e6 if self.sack_ok else None
         for s in self.rtx:
             if reneg and s.sacked:
                 s.sacked = False
+            elif young is not None and s is not head and s.last_sent > young:
+                continue  # too recent to call lost yet
             self._mark_lost(s)
         state = self.ca_state
         if state <= CAState.DISORDER or self.high_seq <= self.snd_una or (
@@ -564,10 +595,25 @@ class Recovery(Sender):
             self._retransmit(s, now)
             if self.ca_state in (CAState.CWR, CAState.RECOVERY):
                 self.prr_out += 1
-            if self.rtx and s is self.rtx[0]:
+            if self.rtx and s is self.rtx[0] and self.xmit_kind != XMIT_REO_TIMEOUT:
                 rearm = True
         if rearm:
-            self._set_xmit_timer_kind(1, self._jiffies_deadline(now, self.rtt.rto_jiffies))
+            deadline = self._jiffies_deadline(now, self.rtt.rto_jiffies)
+            self._set_xmit_timer_kind(XMIT_RETRANS, deadline)
+
+    def _rack_reo_timeout(self, now: float) -> None:
+        """Linux ``tcp_rack_reo_timeout`` (RFC 8985 §6.3): the reordering window is
+        over; what is still missing is lost: recover and resend it."""
+        prior_in_flight = self._in_flight()
+        prior_lost = self.lost
+        self._rack_detect_loss(now)
+        if prior_in_flight != self._in_flight():
+            if self.ca_state != CAState.RECOVERY:
+                self._enter_recovery()
+                self._cwnd_reduction(1, self.lost - prior_lost, 0)
+            self._xmit_retransmit_queue(now)
+        if self.xmit_kind != XMIT_RETRANS:
+            self._rearm_rto(now)
 
     # -- tail loss probe (RFC 8985 §7) -----------------------------------------------------
 
@@ -624,6 +670,7 @@ class Recovery(Sender):
                 self._emit_segment(last.seq, last.flags | 0x10, now, payload)
                 last.ever_retransmitted = True
                 last.last_sent = now
+                last.delivered = self.delivered
                 self.total_retrans += 1
                 self.tlp_retrans = True
                 sent = True

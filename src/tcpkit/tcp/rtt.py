@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from tcpkit.tcp.config import ConnectionConfig, usecs_to_jiffies
 
+_NO_MIN = (0.0, 0xFFFFFFFF)
+
 
 class RttEstimator:
     """SRTT/RTTVAR/RTO of one connection, plus the exponential backoff (RFC 6298 §5.5)."""
 
-    __slots__ = ("_hz", "_rto_min_us", "backoff", "mdev_max_us", "mdev_us", "rto_jiffies",
-                 "rto_max", "rtt_seq", "rttvar_us", "srtt_us")
+    __slots__ = ("_hz", "_min", "_rto_min_us", "backoff", "mdev_max_us", "mdev_us",
+                 "rto_jiffies", "rto_max", "rtt_seq", "rttvar_us", "srtt_us")
 
     def __init__(self, config: ConnectionConfig) -> None:
         self._hz = config.hz
@@ -38,6 +40,9 @@ class RttEstimator:
         self.rtt_seq = 0
         self.rto_jiffies = config.jiffies(config.rto_initial)
         self.backoff = 0
+        # The windowed minimum: the best, second and third best (time, µs) samples of
+        # the window (Kathleen Nichols' estimator, Linux lib/minmax.c).
+        self._min = [_NO_MIN] * 3
 
     @property
     def srtt(self) -> float:
@@ -85,6 +90,36 @@ class RttEstimator:
         self.srtt_us = max(1, srtt)
         self._set_rto()
         self.backoff = 0  # RFC 6298 §5.7: a valid sample ends the backoff
+
+    @property
+    def min_rtt_us(self) -> int:
+        """The lowest RTT of the window (Linux ``tcp_min_rtt``; ~0U before a sample)."""
+        return self._min[0][1]
+
+    def sample_min(self, rtt_us: int, now: float, window: float) -> None:
+        """Feed the windowed minimum filter (Linux ``tcp_update_rtt_min``): a new
+        lowest value replaces everything; older estimates expire after ``window``
+        seconds, handing over to the second and third best, which are refreshed after a
+        quarter and a half of the window so that an expiring best has successors."""
+        sample = (now, rtt_us or 1_000_000 // self._hz)
+        best, second, third = self._min
+        if sample[1] <= best[1] or now - third[0] > window:
+            self._min = [sample] * 3
+            return
+        if sample[1] <= second[1]:
+            second = third = sample
+        elif sample[1] <= third[1]:
+            third = sample
+        age = now - best[0]
+        if age > window:
+            best, second, third = second, third, sample
+            if now - best[0] > window:
+                best, second, third = second, third, sample
+        elif second[0] == best[0] and age > window / 4:
+            second = third = sample
+        elif third[0] == second[0] and age > window / 2:
+            third = sample
+        self._min = [best, second, third]
 
     def fallback(self) -> None:
         """RFC 6298 §5.7: the handshake needed retransmissions and gave no sample, so the

@@ -23,7 +23,14 @@ from __future__ import annotations
 from tcpkit.tcp.events import SendSpaceFreed
 from tcpkit.tcp.receiver import Receiver
 from tcpkit.tcp.state import State
-from tcpkit.tcp.tcb import XMIT_LOSS_PROBE, XMIT_NONE, XMIT_PROBE0, XMIT_RETRANS, SentSegment
+from tcpkit.tcp.tcb import (
+    XMIT_LOSS_PROBE,
+    XMIT_NONE,
+    XMIT_PROBE0,
+    XMIT_REO_TIMEOUT,
+    XMIT_RETRANS,
+    SentSegment,
+)
 from tcpkit.wire.tcp import ACK, FIN, PSH, SYN
 
 NAGLE_OFF = 1  # TCP_NODELAY
@@ -156,7 +163,7 @@ class Sender(Receiver):
         if (points and points[0] <= end and self._push_point_reached(seq, end)) or fin:
             flags |= PSH if length else 0
         self._emit_segment(seq, flags, now, payload)
-        self.rtx.append(SentSegment(seq, end, flags, now, now))
+        self.rtx.append(SentSegment(seq, end, flags, now, now, delivered=self.delivered))
         prior = self.packets_out
         self.packets_out += 1
         self.snd_nxt = end
@@ -259,6 +266,7 @@ class Sender(Receiver):
             self.retrans_out += 1
         seg.ever_retransmitted = True
         seg.last_sent = now
+        seg.delivered = self.delivered
         self.total_retrans += 1
         if self.retrans_stamp is None:
             # Linux tcp_retransmit_skb: the time of the first retransmission (a tail
@@ -293,13 +301,13 @@ class Sender(Receiver):
 
     def _rearm_rto(self, now: float) -> None:
         """Linux ``tcp_rearm_rto``: the retransmission timer runs while data is out.
-        Replacing a loss probe, it keeps the RTO's own schedule (from the oldest
-        segment's transmission), not a fresh one."""
+        Replacing a loss probe or RACK's reordering timer, it keeps the RTO's own
+        schedule (from the oldest segment's transmission), not a fresh one."""
         if not self.packets_out:
             self._clear_xmit_timer()
             return
         ticks = self.rtt.rto_jiffies
-        if self.xmit_kind == XMIT_LOSS_PROBE and self.rtx:
+        if self.xmit_kind in (XMIT_LOSS_PROBE, XMIT_REO_TIMEOUT) and self.rtx:
             remaining = self.rtx[0].last_sent + self.rtt.rto - now
             ticks = max(self.config.jiffies(max(remaining, 1e-6)), 1)
         self._set_xmit_timer_kind(XMIT_RETRANS, self._jiffies_deadline(now, ticks))

@@ -39,6 +39,7 @@ class CAState(IntEnum):
 XMIT_NONE = 0
 XMIT_RETRANS = 1
 XMIT_PROBE0 = 3
+XMIT_REO_TIMEOUT = 4  # RACK's reordering timer (RFC 8985 §6.2)
 XMIT_LOSS_PROBE = 5
 
 # inet_connection_sock.icsk_ack.pending bits (include/net/inet_connection_sock.h).
@@ -62,6 +63,7 @@ class SentSegment:
     retrans: bool = False  # counted in retrans_out
     sacked: bool = False
     lost: bool = False
+    delivered: int = 0  # the connection's delivered count when last sent (Linux tx.delivered)
 
 
 class TCB:
@@ -70,34 +72,33 @@ class TCB:
     # Slots, not a __dict__: a connection has ~140 fields, too many for CPython's
     # key-sharing dicts, so a dict would cost ~3 KB per connection (``make bench``,
     # sim suite: memory per idle connection). Every part below declares empty slots.
-    __slots__ = ("ack_pending", "ack_quick", "advmss", "ato", "ato_min", "bytes_acked",
-                 "ca_state", "cc", "challenge_acks", "chosen_iss", "clock",
-                 "comp_sack_deadline", "compressed_ack", "compressed_ack_rcv_nxt",
-                 "config", "copied_seq", "cwnd", "cwnd_cnt", "cwnd_usage_seq",
-                 "delack_deadline", "delack_max", "delivered", "dsack", "dup_ack_counter",
-                 "error", "events", "fast_path", "fin_queued", "fin_seq",
-                 "finwait2_deadline", "high_seq", "irs", "is_cwnd_limited", "iss",
-                 "keepalive_deadline", "last_oow_ack_time", "last_seg_size", "local",
-                 "lost_out", "lrcvtime", "lsndtime", "max_packets_out", "max_window",
-                 "mss_cache", "mss_clamp", "ofo", "ofo_fin_seq", "orphan", "out",
-                 "packets_out", "passive", "pingpong", "prior_cwnd", "prior_in_flight",
-                 "prior_ssthresh", "probes_out", "probes_tstamp", "prr_delivered",
-                 "prr_out", "push_points", "pushed_seq", "rcv_mem", "rcv_mss", "rcv_nxt",
-                 "rcv_rtt_last_tsecr", "rcv_rtt_seq", "rcv_rtt_time", "rcv_rtt_us",
-                 "rcv_shutdown", "rcv_ssthresh", "rcv_tsecr", "rcv_tstamp", "rcv_tsval",
-                 "rcv_up", "rcv_wnd", "rcv_wscale", "rcv_wup", "rcvbuf", "rcvq_space",
+    __slots__ = ("ack_pending", "ack_quick", "advmss", "ato", "ato_min", "bytes_acked", "ca_state",
+                 "cc", "challenge_acks", "chosen_iss", "clock", "comp_sack_deadline",
+                 "compressed_ack", "compressed_ack_rcv_nxt", "config", "copied_seq", "cwnd",
+                 "cwnd_cnt", "cwnd_usage_seq", "delack_deadline", "delack_max", "delivered",
+                 "dsack", "dup_ack_counter", "error", "events", "fast_path", "fin_queued",
+                 "fin_seq", "finwait2_deadline", "high_seq", "irs", "is_cwnd_limited", "iss",
+                 "keepalive_deadline", "last_oow_ack_time", "last_seg_size", "local", "lost",
+                 "lost_out", "lrcvtime", "lsndtime", "max_packets_out", "max_window", "mss_cache",
+                 "mss_clamp", "ofo", "ofo_fin_seq", "orphan", "out", "packets_out", "passive",
+                 "pingpong", "prior_cwnd", "prior_in_flight", "prior_ssthresh", "probes_out",
+                 "probes_tstamp", "prr_delivered", "prr_out", "push_points", "pushed_seq",
+                 "rack_advanced", "rack_end_seq", "rack_mstamp", "rack_rtt_us", "rcv_mem",
+                 "rcv_mss", "rcv_nxt", "rcv_rtt_last_tsecr", "rcv_rtt_seq", "rcv_rtt_time",
+                 "rcv_rtt_us", "rcv_shutdown", "rcv_ssthresh", "rcv_tsecr", "rcv_tstamp",
+                 "rcv_tsval", "rcv_up", "rcv_wnd", "rcv_wscale", "rcv_wup", "rcvbuf", "rcvq_space",
                  "rcvq_space_seq", "rcvq_space_time", "recv_queue", "remote", "reopen_isn",
-                 "retrans_out", "retrans_stamp", "retransmits", "rtt", "rtx",
-                 "sack_blocks", "sack_ok", "sack_rtt_us", "sacked_out", "saw_tstamp",
-                 "scaling_ratio", "secrets", "send_buffer", "snd_cwnd_stamp",
-                 "snd_cwnd_used", "snd_nxt", "snd_shutdown", "snd_sml", "snd_una",
-                 "snd_up", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "sndbuf",
-                 "soft_error", "ssthresh", "state", "tail_skb_start", "timewait_deadline",
-                 "tlp_high_seq", "tlp_retrans", "total_retrans", "total_rto", "ts_offset",
-                 "ts_ok", "ts_options", "ts_recent", "ts_recent_stamp", "undo_marker",
-                 "urg_data", "urg_mode", "urg_pending", "urg_read", "urg_seq",
-                 "window_cache", "window_clamp", "window_quick_reset", "write_blocked",
-                 "write_pending", "write_seq", "wscale_ok", "xmit_deadline", "xmit_kind")
+                 "reord_seen", "reordering", "retrans_out", "retrans_stamp", "retransmits", "rtt",
+                 "rtx", "sack_blocks", "sack_ca_rtt_us", "sack_ok", "sack_rtt_us", "sacked_out",
+                 "saw_tstamp", "scaling_ratio", "secrets", "send_buffer", "snd_cwnd_stamp",
+                 "snd_cwnd_used", "snd_nxt", "snd_shutdown", "snd_sml", "snd_una", "snd_up",
+                 "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "sndbuf", "soft_error", "ssthresh",
+                 "state", "tail_skb_start", "timewait_deadline", "tlp_high_seq", "tlp_retrans",
+                 "total_retrans", "total_rto", "ts_offset", "ts_ok", "ts_options", "ts_recent",
+                 "ts_recent_stamp", "undo_marker", "urg_data", "urg_mode", "urg_pending",
+                 "urg_read", "urg_seq", "window_cache", "window_clamp", "window_quick_reset",
+                 "write_blocked", "write_pending", "write_seq", "wscale_ok", "xmit_deadline",
+                 "xmit_kind")
 
     @property
     def rmem_alloc(self) -> int:
@@ -236,7 +237,17 @@ class TCB:
         self.packets_out = 0
         self.sacked_out = 0
         self.lost_out = 0
+        self.lost = 0  # segments ever marked lost (Linux tp->lost)
         self.retrans_out = 0
+        self.reordering = cfg.reordering  # grows when reordering is seen (tp->reordering)
+        self.reord_seen = 0
+        # RACK (RFC 8985 §6.1): the most recently sent of the segments delivered so far
+        # (its send time, -1 before any, and end), the RTT it measured, and whether
+        # that changed since losses were last looked for.
+        self.rack_mstamp = -1.0
+        self.rack_end_seq = 0
+        self.rack_rtt_us = 0
+        self.rack_advanced = False
         self.max_packets_out = 0
         self.is_cwnd_limited = False
         self.prr_delivered = 0
@@ -281,6 +292,7 @@ class TCB:
 
         self.clock = 0.0  # the ``now`` of the call being processed
         self.sack_rtt_us = -1  # RTT sample from a newly SACKed segment in this ACK
+        self.sack_ca_rtt_us = -1  # ... and from the last one (Linux last_sackt)
 
         # What the connection has to say.
         self.out: list[TCPSegment] = []

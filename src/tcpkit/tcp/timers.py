@@ -17,7 +17,7 @@ import errno
 from tcpkit.tcp.config import TCP_TIMEWAIT_LEN
 from tcpkit.tcp.recovery import Recovery
 from tcpkit.tcp.state import Event, State
-from tcpkit.tcp.tcb import ACK_TIMER, XMIT_LOSS_PROBE, XMIT_PROBE0, XMIT_RETRANS
+from tcpkit.tcp.tcb import ACK_TIMER, XMIT_LOSS_PROBE, XMIT_PROBE0, XMIT_REO_TIMEOUT, XMIT_RETRANS
 
 RESOURCE_PROBE_INTERVAL = 0.5
 
@@ -47,9 +47,9 @@ class Timers(Recovery):
             self._delack_timer(now)
         if self.xmit_deadline is not None and now >= self.xmit_deadline:
             kind = self.xmit_kind
-            if kind == XMIT_LOSS_PROBE:
-                # Linux tcp_write_timer_handler leaves icsk_pending set for the probe:
-                # a probe that is not sent rearms the RTO from the oldest segment's
+            if kind in (XMIT_LOSS_PROBE, XMIT_REO_TIMEOUT):
+                # Linux tcp_write_timer_handler leaves icsk_pending set for these: the
+                # RTO they rearm keeps its schedule from the oldest segment's
                 # transmission (tcp_rearm_rto), not from now.
                 self.xmit_deadline = None
             else:
@@ -60,6 +60,8 @@ class Timers(Recovery):
                 self._probe_timer(now)
             elif kind == XMIT_LOSS_PROBE:
                 self._send_loss_probe(now)
+            elif kind == XMIT_REO_TIMEOUT:
+                self._rack_reo_timeout(now)
         if self.keepalive_deadline is not None and now >= self.keepalive_deadline:
             self.keepalive_deadline = None
             self._keepalive_timer(now)

@@ -148,6 +148,12 @@ class UserCalls(SegmentArrives):
         start = max(self.tail_skb_start, self.snd_nxt)  # sent skbs take no more data
         if seq - start >= goal:
             start = seq  # the tail skb is full: the write begins a new one
+        elif seq > start:
+            # The write goes on in the tail skb, which loses the PSH the last write
+            # left on it (tcp_sendmsg_locked clears it on the first copy).
+            points = self.push_points
+            while points and points[-1] > start:
+                points.pop()
         end = seq + length
         half = self.max_window >> 1
         pushed = self.pushed_seq

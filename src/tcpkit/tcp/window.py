@@ -192,7 +192,7 @@ class Window(Core):
             return
         per_mss = max(self.mss_clamp, self.mss_cache) + MAX_TCP_HEADER + SHINFO_SIZE
         per_mss = (1 << (per_mss - 1).bit_length()) + SK_BUFF_SIZE
-        nr_segs = max(self.config.init_cwnd, self.cwnd, self.config.reordering + 1)
+        nr_segs = max(self.config.init_cwnd, self.cwnd, self.reordering + 1)
         sndmem = 2 * nr_segs * per_mss
         if self.sndbuf < sndmem:
             self.sndbuf = min(sndmem, self.config.wmem[2])

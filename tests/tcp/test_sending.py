@@ -77,10 +77,30 @@ def test_msg_more_holds_like_cork() -> None:
 
 def test_psh_on_the_last_segment_of_a_write() -> None:
     """RFC 9293 §3.9.1: PSH marks the end of the data the application handed over;
-    Linux sets it on the segment that carries a write's last byte."""
-    conn, peer = established()
+    Linux sets it on the segment that carries a write's last byte. On a LAN (100 µs)
+    the write leaves as one GSO packet, cut into segments by the device."""
+    conn, peer = established(rtt=0.0001)
     peer.call("send", b"x" * (3 * MSS + 100))
     assert [bool(r.flags & PSH) for r in peer.last_replies] == [False, False, False, True]
+
+
+def test_gso_packets_are_autosized_by_pacing_rate_and_rtt() -> None:
+    """Linux ``tcp_tso_autosize``: on a 10 ms path in slow start a GSO packet carries
+    about 1 ms at the pacing rate (2 * cwnd * MSS / SRTT: 2.9 MB/s, under 2 segments),
+    so two segments; ``__tcp_transmit_skb`` forces PSH on the last segment of every
+    GSO packet of more than one segment."""
+    conn, peer = established(rtt=0.01)
+    peer.call("send", b"x" * (5 * MSS))
+    assert [bool(r.flags & PSH) for r in peer.last_replies] == [False, True, False, True, True]
+
+
+def test_half_of_cwnd_per_gso_packet() -> None:
+    """Linux ``tcp_cwnd_test``: one GSO packet takes at most half of cwnd, so that two
+    are in flight; the write of 10 segments leaves as 5 + 5 on a LAN."""
+    conn, peer = established(rtt=0.0001)
+    peer.call("send", b"x" * (10 * MSS))
+    assert [bool(r.flags & PSH) for r in peer.last_replies] == [False] * 4 + [True] + \
+        [False] * 4 + [True]
 
 
 def test_small_window_waits_for_the_persist_timer() -> None:
@@ -99,8 +119,9 @@ def test_small_window_waits_for_the_persist_timer() -> None:
 def test_segments_never_exceed_the_offered_window() -> None:
     """RFC 9293 §3.8.6: never send beyond SND.UNA + SND.WND. Linux cuts a burst at
     the window's edge (``tcp_mss_split_point``) and sends the partial last piece when
-    Nagle allows it (no small segment in flight); the next burst waits for the ACK."""
-    conn, peer = established(peer_options={"wscale": 0})
+    Nagle allows it (no small segment in flight); the next burst waits for the ACK.
+    On a LAN (100 µs), so that one GSO packet may take the whole window."""
+    conn, peer = established(peer_options={"wscale": 0}, rtt=0.0001)
     peer.call("send", b"v" * 100)
     peer.send(peer.ack(win=3000))  # acknowledges the 100 bytes: the window may shrink
     peer.call("send", b"w" * 20_000)
@@ -155,14 +176,17 @@ def test_data_segments_carry_ack() -> None:
 
 
 def test_gso_size_goal_marks_psh_per_large_skb() -> None:
-    """With GSO, tcp_sendmsg fills skbs of up to half the peer's largest window; a long
-    write gets PSH at the end of the first such skb past half a window from the last
+    """tcp_sendmsg fills buffers of up to half the peer's largest window; a long
+    write gets PSH at the end of the first such buffer past half a window from the last
     push (``forced_push``), and at its end."""
-    conn, peer = established(gso=True, sndbuf=212992, peer_options={"wscale": 0})
+    conn, peer = established(sndbuf=212992, peer_options={"wscale": 0})
     peer.call("send", b"a")
     peer.send(peer.ack(win=65535))
     goal = conn._size_goal()
     assert goal == (65535 >> 1) // MSS * MSS  # 22 segments
+    conn.cwnd = 0  # nothing leaves: the write queue shows how the write was cut
     peer.call("send", b"g" * 100_000)
-    points = [p - conn.iss for p in conn.push_points]
-    assert points == [2 + 2 * goal, 100_002]
+    ends = [(end - conn.iss, psh) for end, psh in conn.write_queue]
+    assert ends == [(2 + goal, 0), (2 + 2 * goal, 1), (2 + 3 * goal, 0), (100_002, 1)]
+
+

@@ -276,6 +276,8 @@ def compare(kernel: Outcome, ours: Outcome) -> str | None:
             if a != b:
                 return f"{side}'s packet {i + 1}: linux {a!r}, tcpkit {b!r}"
         if len(theirs_segs) != len(mine_segs):
+            shorter = min(len(theirs_segs), len(mine_segs))
+            extra = (theirs_segs if len(theirs_segs) > shorter else mine_segs)[shorter]
             return (f"the {side} sent {len(theirs_segs)} packets on linux, "
-                    f"{len(mine_segs)} on tcpkit")
+                    f"{len(mine_segs)} on tcpkit (the first extra: {extra!r})")
     return None

@@ -93,7 +93,6 @@ class ConnectionConfig:
     init_cwnd: int = 10  # TCP_INIT_CWND (RFC 6928)
     congestion_control: str = "reno"  # net.ipv4.tcp_congestion_control
     slow_start_after_idle: bool = True  # net.ipv4.tcp_slow_start_after_idle
-    gso: bool = False  # the route's device segments for us (TSO/GSO): writes fill ~64 KB skbs
     reordering: int = 3  # net.ipv4.tcp_reordering: duplicate ACKs before fast retransmit
     max_reordering: int = 300  # net.ipv4.tcp_max_reordering: how far reordering may grow
     # net.ipv4.tcp_recovery: 0x4 no duplicate-ACK threshold in RACK (0x1, RACK itself,

@@ -660,7 +660,7 @@ class Recovery(Rack):
                 # New data the window takes (tcp_snd_wnd_test); otherwise the last
                 # segment goes again.
                 before = self.packets_out
-                self._write_xmit_probe(now)
+                self._write_xmit(now, NAGLE_OFF, push_one=2)
                 sent = self.packets_out > before
             elif self.rtx:
                 last = self.rtx[-1]
@@ -678,23 +678,6 @@ class Recovery(Rack):
                 self.tlp_high_seq = self.snd_nxt
                 self.xmit_kind = 0
         self._rearm_rto(now)
-
-    def _write_xmit_probe(self, now: float) -> None:
-        """Push new data for a loss probe: one segment, cwnd notwithstanding."""
-        cwnd = self.cwnd
-        self.cwnd = max(cwnd, self._in_flight() + 1)
-        try:
-            mss = self._current_mss()
-            seq = self.snd_nxt
-            avail = self.send_buffer.end - seq
-            if seq + min(mss, avail) <= self.snd_una + self.snd_wnd and avail:
-                length = min(mss, avail)
-                fin = self.fin_queued and length == avail
-                self._transmit_new(seq, length, fin, now)
-            elif not avail and self.fin_queued:
-                self._write_xmit(now, NAGLE_OFF)
-        finally:
-            self.cwnd = cwnd
 
     def _process_tlp_ack(self, ack: int, flag: int) -> None:
         """Linux ``tcp_process_tlp_ack``: an ACK beyond the probe means a real loss was

@@ -6,13 +6,19 @@ Linux's (net/ipv4/tcp_output.c ``tcp_write_xmit``, ``tcp_nagle_test``,
 ``tcp_mss_split_point``, ``tcp_send_fin``, ``tcp_retransmit_skb``,
 ``tcp_write_wakeup``, ``tcp_send_probe0``):
 
-* a segment goes out while fewer than cwnd packets are in flight and a full MSS (or the
-  rest of the data) fits in the peer's window;
+* the write queue holds buffers (skbs) as ``tcp_sendmsg`` fills them: up to 64 KB,
+  at most half the peer's largest window (the size goal); each write ending with PSH
+  on its last buffer, which the next write clears if it appends to that buffer;
+* Linux TCP always sends buffers as GSO packets (6.x): ``tcp_write_xmit`` sends a
+  buffer at a time, at most half of cwnd and about 1 ms at the pacing rate, and the
+  segments it is cut into carry PSH on the last one when there are several;
+* a buffer goes out while fewer than cwnd packets are in flight and its first MSS
+  fits in the peer's window; the window may cut it, with a final partial segment
+  unless Nagle holds that;
 * Nagle is Minshall's variant: a small segment waits only while an earlier *small*
   segment is unacknowledged (TCP_NODELAY turns that off, TCP_CORK holds every partial
-  segment until uncorked);
-* the write queue behaves like Linux's large (GSO) buffers: once a burst started, the
-  window may be filled with a final partial segment, unless Nagle holds it;
+  segment until uncorked); a buffer that cannot go whole may wait for the ACK due
+  within a millisecond (``tcp_tso_should_defer``);
 * a FIN rides on the last data segment if that one has not left yet;
 * a retransmission of a short segment takes along the following ones that fit in one
   MSS (``tcp_retrans_try_collapse``).
@@ -33,6 +39,13 @@ from tcpkit.tcp.tcb import (
 )
 from tcpkit.wire.tcp import ACK, FIN, PSH, SYN
 
+GSO_MAX_SIZE = 65536  # a device's default gso_max_size (GSO_LEGACY_MAX_SIZE)
+MIN_TSO_SEGS = 2  # net.ipv4.tcp_min_tso_segs
+TSO_RTT_LOG = 9  # net.ipv4.tcp_tso_rtt_log: the allowance halves per 2^9 µs of min RTT
+TSO_WIN_DIVISOR = 3  # net.ipv4.tcp_tso_win_divisor
+PACING_SHIFT = 10  # sk_pacing_shift: a GSO packet is ~1 ms (2^-10 s) at the pacing rate
+PACING_SS_RATIO = 200  # net.ipv4.tcp_pacing_ss_ratio (%)
+PACING_CA_RATIO = 120  # net.ipv4.tcp_pacing_ca_ratio (%)
 NAGLE_OFF = 1  # TCP_NODELAY
 NAGLE_CORK = 2  # TCP_CORK or MSG_MORE
 NAGLE_PUSH = 4  # push everything (a FIN, a probe)
@@ -101,88 +114,182 @@ class Sender(Receiver):
     def _data_end(self) -> int:
         return self.send_buffer.end
 
-    def _write_xmit(self, now: float, nonagle: int) -> bool:
-        """Linux ``tcp_write_xmit``: send what cwnd, the peer's window and Nagle allow.
+    def _tso_segs(self, mss: int) -> int:
+        """Linux ``tcp_tso_autosize``: how many segments one GSO buffer may carry, about
+        a millisecond's worth at the pacing rate (``tcp_update_pacing_rate``: cwnd per
+        SRTT, doubled in slow start, +20% after), more for a close peer (a 64 KB
+        allowance halved per 512 µs of min RTT), at least two, at most 64 KB."""
+        srtt = self.rtt.srtt_us
+        if srtt:
+            ratio = PACING_SS_RATIO if self.cwnd < self.ssthresh >> 1 else PACING_CA_RATIO
+            rate = self.mss_cache * 80_000 * ratio * max(self.cwnd, self.packets_out) // srtt
+            size = rate >> PACING_SHIFT
+        else:
+            size = GSO_MAX_SIZE  # no pacing rate yet: unlimited
+        shift = self.rtt.min_rtt_us >> TSO_RTT_LOG
+        if shift < 32:
+            size += GSO_MAX_SIZE >> shift
+        return max(min(size, GSO_MAX_SIZE) // mss, MIN_TSO_SEGS)
+
+    def _write_xmit(self, now: float, nonagle: int, push_one: int = 0) -> bool:
+        """Linux ``tcp_write_xmit``: send what cwnd, the peer's window and Nagle allow,
+        a write-queue buffer at a time. Each buffer is sent as one GSO packet: at most
+        half of cwnd (``tcp_cwnd_test``: two packets in flight at least) and the
+        autosized segment count, grown from the next buffer first (``tcp_grow_skb``),
+        cut at the window (``tcp_mss_split_point``); the device cuts it into segments
+        and the last carries PSH when there are several (``__tcp_transmit_skb``).
+        ``push_one`` is 1 to send one buffer, 2 for a loss probe (cwnd or not).
         Returns True if nothing could be sent while nothing is in flight (the caller
         then arms the zero-window probe timer)."""
         mss = self._current_mss()
-        data_end = self._data_end()
         wnd_end = self.snd_una + self.snd_wnd
+        queue = self.write_queue
+        max_segs = self._tso_segs(mss)
         sent = 0
         cwnd_limited = False
         while self.snd_nxt < self.write_seq:
             seq = self.snd_nxt
-            avail = data_end - seq
-            fin = self.fin_queued and avail <= mss
-            if avail == 0:
+            if not queue:
                 # A FIN alone is not held by cwnd (tcp_cwnd_test) but needs the window.
                 if seq + 1 > wnd_end:
                     break
-                self._transmit_new(seq, 0, True, now)
+                self._transmit_new(seq, 0, True, False, now)
                 sent += 1
                 break
-            if self._in_flight() >= self.cwnd:
-                cwnd_limited = True
-                break
-            room = wnd_end - seq
-            if min(mss, avail) + (1 if fin else 0) > room:
-                if not (sent and avail > mss and 0 < room < mss
-                        and not self._nagle_holds(True, nonagle)):
+            in_flight = self._in_flight()
+            if in_flight >= self.cwnd:
+                if push_one != 2:
+                    cwnd_limited = True
                     break
-                length = room  # the window cuts a burst: fill it (tcp_mss_split_point)
-                fin = False
-            elif avail > mss:
-                length = mss
-                fin = False
+                quota = 1  # a loss probe goes out anyway
             else:
-                length = avail
-                if (avail < mss and not fin and not self.urg_mode
-                        and not nonagle & NAGLE_PUSH
-                        and self._nagle_holds(True, nonagle)):
+                quota = min(max(self.cwnd >> 1, 1), self.cwnd - in_flight)
+            quota = min(quota, max_segs)
+            head = queue[0]
+            if len(queue) > 1 and quota * mss > head[0] - seq:
+                self._grow_head(quota * mss - (head[0] - seq))
+            length = head[0] - seq
+            last = len(queue) == 1
+            fin = self.fin_queued and last
+            if (seq + mss if length > mss else seq + length + fin) > wnd_end:
+                break  # tcp_snd_wnd_test
+            segs = -(-length // mss)
+            if segs == 1:
+                if not (nonagle & NAGLE_PUSH or not last or fin or self.urg_mode
+                        or not self._nagle_holds(length < mss, nonagle)):
                     break
-            self._transmit_new(seq, length, fin, now)
-            sent += 1
-            if length < mss:
-                self.snd_sml = seq + length + (1 if fin else 0)
+            elif not push_one:
+                defer, limited = self._tso_should_defer(seq, length, last, fin, max_segs, now)
+                cwnd_limited |= limited
+                if defer:
+                    break
+            limit = mss
+            if segs > 1 and not self.urg_mode:
+                limit = self._mss_split_point(seq, length, last, mss, quota, nonagle)
+            psh = bool(head[1])
+            if length > limit:
+                length, fin, psh = limit, False, False  # tso_fragment: the rest keeps them
+            sent += self._transmit_burst(seq, length, fin, psh, mss, now)
+            if push_one:
+                break
         cwnd_limited |= self._in_flight() >= self.cwnd
         if sent or cwnd_limited:
             self._cwnd_validate(cwnd_limited, now)
         if sent:
             if self.ca_state in (2, 3):  # CWR or Recovery: proportional rate reduction
                 self.prr_out += sent
-            self._after_new_data(now)
+            if push_one != 2:
+                self._after_new_data(now)
             return False
         return not self.packets_out and self.snd_nxt < self.write_seq
 
-    def _transmit_new(self, seq: int, length: int, fin: bool, now: float) -> None:
+    def _grow_head(self, missing: int) -> None:
+        """Linux ``tcp_grow_skb``: the first write-queue buffer takes up to ``missing``
+        bytes from the next one, and its PSH if it takes it all."""
+        queue = self.write_queue
+        head, nxt = queue[0], queue[1]
+        head[0] = min(head[0] + missing, nxt[0])
+        if head[0] == nxt[0]:
+            head[1] |= nxt[1]
+            del queue[1]
+
+    def _mss_split_point(self, seq: int, length: int, last: bool, mss: int, segs: int,
+                         nonagle: int) -> int:
+        """Linux ``tcp_mss_split_point``: how much of the buffer goes now: ``segs``
+        segments, or what the window takes, less a partial last segment Nagle holds."""
+        window = self.snd_una + self.snd_wnd - seq
+        max_len = mss * segs
+        if max_len <= window and not last:
+            return max_len
+        needed = min(length, window)
+        if max_len <= needed:
+            return max_len
+        partial = needed % mss
+        if self._nagle_holds(partial != 0, nonagle):
+            return needed - partial
+        return needed
+
+    def _tso_should_defer(self, seq: int, length: int, last: bool, fin: bool, max_segs: int,
+                          now: float) -> tuple[bool, bool]:
+        """Linux ``tcp_tso_should_defer``: hold a buffer that cannot go whole when an
+        ACK, due within min(SRTT/2, 1 ms), will let more of it go, and something was sent
+        less than 1 ms ago. Returns (defer, cwnd-limited)."""
+        if self.ca_state >= 3 or now - self.lsndtime > 0.001:  # Recovery, Loss; or idle
+            return False, False
+        mss = self.mss_cache
+        send_win = self.snd_una + self.snd_wnd - seq
+        cong_win = (self.cwnd - self._in_flight()) * mss
+        limit = min(send_win, cong_win)
+        if limit >= max_segs * mss or (not last and limit >= length):
+            return False, False
+        if limit >= min(self.snd_wnd, self.cwnd * mss) // TSO_WIN_DIVISOR:
+            return False, False
+        if not self.rtx:
+            return False, False
+        srtt = self.rtt.srtt_us / 8e6
+        if self.rtx[0].last_sent + srtt - now > min(srtt / 2, 0.001):
+            return False, False  # the next ACK is too far off
+        if cong_win < send_win:
+            if cong_win <= length:
+                return True, True
+        elif send_win <= length:
+            return True, False
+        return not fin, False
+
+    def _transmit_burst(self, seq: int, length: int, fin: bool, psh: bool, mss: int,
+                        now: float) -> int:
+        """Send [seq, seq+length) (and the FIN) as one GSO packet: MSS-sized segments,
+        PSH and FIN on the last; PSH forced when there are several. Returns how many."""
+        end = seq + length
+        count = 0
+        while True:
+            piece = min(mss, end - seq)
+            final = seq + piece >= end
+            self._transmit_new(seq, piece, fin and final,
+                               final and (psh or count > 0), now)
+            count += 1
+            seq += piece
+            if final:
+                break
+        if piece < mss:
+            self.snd_sml = self.snd_nxt  # tcp_minshall_update: a small segment went out
+        return count
+
+    def _transmit_new(self, seq: int, length: int, fin: bool, psh: bool, now: float) -> None:
         """Send new data (Linux ``tcp_transmit_skb`` + ``tcp_event_new_data_sent``)."""
         payload = self.send_buffer.slice(seq, length) if length else b""
         end = seq + length + (1 if fin else 0)
-        flags = ACK | (FIN if fin else 0)
-        points = self.push_points
-        if (points and points[0] <= end and self._push_point_reached(seq, end)) or fin:
-            flags |= PSH if length else 0
+        flags = ACK | (FIN if fin else 0) | (PSH if psh and length else 0)
         self._emit_segment(seq, flags, now, payload)
         self.rtx.append(SentSegment(seq, end, flags, now, now, delivered=self.delivered))
         prior = self.packets_out
         self.packets_out += 1
         self.snd_nxt = end
+        queue = self.write_queue
+        while queue and queue[0][0] <= end:
+            del queue[0]
         if not prior:
             self._rearm_rto(now)
-
-    def _push_point_reached(self, seq: int, end: int) -> bool:
-        """Does the segment [seq, end) contain the end of a write (where PSH goes)?"""
-        points = self.push_points
-        hit = False
-        passed = 0
-        for point in points:
-            if point > end:
-                break
-            if point > seq:
-                hit = True
-            passed += 1
-        del points[:passed]
-        return hit
 
     def _cwnd_validate(self, cwnd_limited: bool, now: float) -> None:
         """Linux ``tcp_cwnd_validate`` (RFC 7661): remember whether cwnd was the limit,
@@ -228,6 +335,10 @@ class Sender(Receiver):
             nonagle = self._nonagle()
         if self._write_xmit(now, nonagle) and self.xmit_kind == XMIT_NONE:
             self._arm_probe_timer(now)
+
+    def _push_one(self, now: float) -> None:
+        """Linux ``tcp_push_one``: send the first buffer now, if it may go."""
+        self._write_xmit(now, NAGLE_PUSH, push_one=1)
 
     def _queue_fin(self, now: float) -> None:
         """Linux ``tcp_send_fin``: the FIN takes the sequence number after the data and
@@ -359,13 +470,18 @@ class Sender(Receiver):
         seq = self.snd_nxt
         wnd_end = self.snd_una + self.snd_wnd
         if seq < self.write_seq and seq < wnd_end:
-            avail = self._data_end() - seq
-            length = min(avail, wnd_end - seq, self._current_mss())
-            fin = self.fin_queued and length == avail
-            # The probed skb counts as pushed (its end: one size goal at most).
-            self.pushed_seq = max(self.pushed_seq, min(seq + self.mss_cache, self._data_end()))
-            self.push_points.insert(0, seq + length)
-            self._transmit_new(seq, length, fin, now)
+            queue = self.write_queue
+            head_end = queue[0][0] if queue else seq
+            last = len(queue) <= 1
+            end_seq = head_end + (1 if self.fin_queued and last else 0)
+            self.pushed_seq = max(self.pushed_seq, end_seq)
+            length = head_end - seq
+            mss = self._current_mss()
+            if wnd_end - seq < end_seq - seq or length > mss:
+                length = min(wnd_end - seq, mss)
+                queue[0][1] = 1  # PSH is set before the split: the rest keeps it
+            fin = self.fin_queued and last and seq + length == head_end
+            self._transmit_new(seq, length, fin, True, now)
             return
         if self.urg_mode and self.snd_una + 1 <= self.snd_up <= self.snd_una + 0xFFFF:
             self._emit_segment(self.snd_una, ACK, now)

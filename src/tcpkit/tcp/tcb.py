@@ -82,22 +82,22 @@ class TCB:
                  "lost_out", "lrcvtime", "lsndtime", "max_packets_out", "max_window", "mss_cache",
                  "mss_clamp", "ofo", "ofo_fin_seq", "orphan", "out", "packets_out", "passive",
                  "pingpong", "prior_cwnd", "prior_in_flight", "prior_ssthresh", "probes_out",
-                 "probes_tstamp", "prr_delivered", "prr_out", "push_points", "pushed_seq",
-                 "rack_advanced", "rack_end_seq", "rack_mstamp", "rack_rtt_us", "rcv_mem",
-                 "rcv_mss", "rcv_nxt", "rcv_rtt_last_tsecr", "rcv_rtt_seq", "rcv_rtt_time",
-                 "rcv_rtt_us", "rcv_shutdown", "rcv_ssthresh", "rcv_tsecr", "rcv_tstamp",
-                 "rcv_tsval", "rcv_up", "rcv_wnd", "rcv_wscale", "rcv_wup", "rcvbuf", "rcvq_space",
-                 "rcvq_space_seq", "rcvq_space_time", "recv_queue", "remote", "reopen_isn",
-                 "reord_seen", "reordering", "retrans_out", "retrans_stamp", "retransmits", "rtt",
-                 "rtx", "sack_blocks", "sack_ca_rtt_us", "sack_ok", "sack_rtt_us", "sacked_out",
+                 "probes_tstamp", "prr_delivered", "prr_out", "pushed_seq", "rack_advanced",
+                 "rack_end_seq", "rack_mstamp", "rack_rtt_us", "rcv_mem", "rcv_mss", "rcv_nxt",
+                 "rcv_rtt_last_tsecr", "rcv_rtt_seq", "rcv_rtt_time", "rcv_rtt_us", "rcv_shutdown",
+                 "rcv_ssthresh", "rcv_tsecr", "rcv_tstamp", "rcv_tsval", "rcv_up", "rcv_wnd",
+                 "rcv_wscale", "rcv_wup", "rcvbuf", "rcvq_space", "rcvq_space_seq",
+                 "rcvq_space_time", "recv_queue", "remote", "reopen_isn", "reord_seen",
+                 "reordering", "retrans_out", "retrans_stamp", "retransmits", "rtt", "rtx",
+                 "sack_blocks", "sack_ca_rtt_us", "sack_ok", "sack_rtt_us", "sacked_out",
                  "saw_tstamp", "scaling_ratio", "secrets", "send_buffer", "snd_cwnd_stamp",
                  "snd_cwnd_used", "snd_nxt", "snd_shutdown", "snd_sml", "snd_una", "snd_up",
                  "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "sndbuf", "soft_error", "ssthresh",
-                 "state", "tail_skb_start", "timewait_deadline", "tlp_high_seq", "tlp_retrans",
-                 "total_retrans", "total_rto", "ts_offset", "ts_ok", "ts_options", "ts_recent",
-                 "ts_recent_stamp", "undo_marker", "urg_data", "urg_mode", "urg_pending",
-                 "urg_read", "urg_seq", "window_cache", "window_clamp", "window_quick_reset",
-                 "write_blocked", "write_pending", "write_seq", "wscale_ok", "xmit_deadline",
+                 "state", "timewait_deadline", "tlp_high_seq", "tlp_retrans", "total_retrans",
+                 "total_rto", "ts_offset", "ts_ok", "ts_options", "ts_recent", "ts_recent_stamp",
+                 "undo_marker", "urg_data", "urg_mode", "urg_pending", "urg_read", "urg_seq",
+                 "window_cache", "window_clamp", "window_quick_reset", "write_blocked",
+                 "write_pending", "write_queue", "write_seq", "wscale_ok", "xmit_deadline",
                  "xmit_kind")
 
     @property
@@ -141,13 +141,14 @@ class TCB:
         self.snd_wl2 = 0
         self.write_seq = 0  # sequence number after the last byte (or FIN) queued
         self.pushed_seq = 0  # write_seq when PSH was last marked (Linux pushed_seq)
-        self.tail_skb_start = 0  # where the last unsent write-queue skb begins
         self.max_window = 0
         self.fin_queued = False  # the FIN is in write_seq (sent or not)
         self.send_buffer = SendBuffer(0)
         # Queues are lists, not deques, and drop their heads in slices: an empty deque
         # costs 760 bytes, an empty list 56, and an idle connection should be small.
-        self.push_points: list[int] = []  # ends of writes: where PSH goes
+        # The unsent write-queue buffers (Linux skbs), as [end, psh] pairs; the first
+        # begins at snd_nxt. A write's PSH sits on the buffer that ends it.
+        self.write_queue: list[list[int]] = []
         self.rtx: list[SentSegment] = []  # sent, unacknowledged (in order)
         self.snd_sml = 0  # end of the last small segment sent (Nagle, Minshall)
         self.lsndtime = 0.0  # when data was last sent

@@ -20,11 +20,9 @@ import os
 
 from tcpkit.tcp.config import TCP_DEFAULT_MSS
 from tcpkit.tcp.segment_arrives import SegmentArrives
-from tcpkit.tcp.sender import NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
+from tcpkit.tcp.sender import GSO_MAX_SIZE, NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import ACK_PUSHED, ACK_PUSHED2
-
-GSO_MAX_SIZE = 65536  # a device's default gso_max_size (GSO_LEGACY_MAX_SIZE)
 
 
 def _os_error(code: int) -> OSError:
@@ -108,15 +106,13 @@ class UserCalls(SegmentArrives):
         if not self.packets_out and self.config.slow_start_after_idle:
             self._slow_start_after_idle_check(now)
         self.send_buffer.append(data)
-        self._mark_pushes(len(data))
-        if urgent:
+        self._queue_write(len(data), now)
+        if urgent:  # tcp_push's tcp_mark_urg, once the write is queued
             self.snd_up = self.write_seq  # BSD: the pointer points after the urgent byte
             self.urg_mode = True
         if not more or self._forced_push():
-            self.push_points.append(self.write_seq)
-            self.pushed_seq = self.write_seq
-        nonagle = NAGLE_CORK if more else None
-        self._push(now, nonagle)
+            self._mark_push()
+        self._push(now, NAGLE_CORK if more else None)
         if len(data) == room and self._send_space() <= 0:
             self.write_blocked = True
         return len(data)
@@ -125,49 +121,57 @@ class UserCalls(SegmentArrives):
         """Linux ``forced_push``: half the largest window went by without a PSH."""
         return self.write_seq > self.pushed_seq + (self.max_window >> 1)
 
+    def _mark_push(self) -> None:
+        """Linux ``tcp_mark_push``: PSH on the last write-queue buffer."""
+        if self.write_queue:
+            self.write_queue[-1][1] = 1
+        self.pushed_seq = self.write_seq
+
     def _size_goal(self) -> int:
-        """Linux ``tcp_send_mss``/``tcp_xmit_size_goal``: how much one write-queue skb
-        takes: one segment, or with GSO up to ~64 KB, at most half the peer's window."""
-        mss = self.mss_cache
-        if not self.config.gso:
-            return mss
+        """Linux ``tcp_send_mss``/``tcp_xmit_size_goal``: how much one write-queue buffer
+        takes: up to 64 KB (GSO), at most half the peer's largest window, in whole
+        segments."""
+        mss = self._current_mss()
         goal = GSO_MAX_SIZE
         # tcp_bound_to_half_wnd: at most half the largest window the peer offered.
         cutoff = self.max_window >> 1 if self.max_window > TCP_DEFAULT_MSS else self.max_window
         if cutoff and goal > cutoff:
-            goal = cutoff
+            goal = max(cutoff, 68 - (32 if self.ts_ok else 20))
         return max(goal // mss, 1) * mss
 
-    def _mark_pushes(self, length: int) -> None:
-        """Advance write_seq by ``length``, the way Linux's ``tcp_sendmsg`` fills skbs of
-        the size goal: each full skb, when more of the write follows and a forced push
-        is due, gets PSH (so a long write to a small window carries PSH every half
-        window, not only at its end)."""
+    def _queue_write(self, length: int, now: float) -> None:
+        """Linux ``tcp_sendmsg_locked``: copy ``length`` bytes into write-queue buffers
+        of the size goal, first into the last one if it has room (which loses the PSH
+        the last write left on it). Between full buffers, with more to copy, half a
+        window without PSH forces one and pushes (``forced_push``); otherwise a full
+        buffer at the head of the queue goes out alone (``tcp_push_one``)."""
         goal = self._size_goal()
-        seq = self.write_seq
-        start = max(self.tail_skb_start, self.snd_nxt)  # sent skbs take no more data
-        if seq - start >= goal:
-            start = seq  # the tail skb is full: the write begins a new one
-        elif seq > start:
-            # The write goes on in the tail skb, which loses the PSH the last write
-            # left on it (tcp_sendmsg_locked clears it on the first copy).
-            points = self.push_points
-            while points and points[-1] > start:
-                points.pop()
-        end = seq + length
-        half = self.max_window >> 1
-        pushed = self.pushed_seq
-        while True:
-            # The first skb boundary past pushed_seq + half a window (forced_push), if
-            # more of the write follows it.
-            boundary = start + goal * max(1, (pushed + half - start) // goal + 1)
-            if boundary >= end:
-                break
-            self.push_points.append(boundary)
-            pushed = boundary
-        self.pushed_seq = pushed
-        self.write_seq = end
-        self.tail_skb_start = start + goal * ((end - start - 1) // goal)
+        queue = self.write_queue
+        pos = self.write_seq
+        end = pos + length
+        copied = False
+        while pos < end:
+            start = queue[-2][0] if len(queue) > 1 else self.snd_nxt
+            if queue and queue[-1][0] - start < goal:
+                tail = queue[-1]
+                if not copied:
+                    tail[1] = 0
+            else:
+                start = pos
+                tail = [pos, 0]
+                queue.append(tail)
+            take = min(goal - (tail[0] - start), end - pos)
+            tail[0] += take
+            pos += take
+            copied = True
+            self.write_seq = pos
+            if pos == end or tail[0] - start < goal:
+                continue
+            if self._forced_push():
+                self._mark_push()
+                self._push(now, NAGLE_PUSH)
+            elif queue and queue[0] is tail:
+                self._push_one(now)
 
     def _listen_turns_active(self, now: float) -> None:
         """RFC 9293 §3.10.2, LISTEN: a SEND with the remote known turns the passive
@@ -314,8 +318,7 @@ class UserCalls(SegmentArrives):
         self.clock = now
         self.own_config().cork = enabled
         if not enabled and self.state in (State.ESTABLISHED, State.CLOSE_WAIT):
-            self.push_points.append(self.write_seq)
-            self.pushed_seq = self.write_seq
+            self._mark_push()
             nonagle = self._nonagle()
             self._push(now, nonagle | NAGLE_PUSH if nonagle & NAGLE_OFF else nonagle)
 

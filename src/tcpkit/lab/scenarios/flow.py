@@ -68,11 +68,15 @@ register(Scenario(
     knobs=(Knob("pause", 1500, "milliseconds the server does not read"),
            Knob("size", 60000, "bytes the client sends")),
     known_difference=(
-        "after the reader resumes, Linux sends from multi-segment (GSO) buffers and "
-        "forces PSH on the last segment of each (tcp_transmit_skb, tcp_skb_pcount > 1); "
-        "tcpkit's engine sends one segment per buffer, so PSH marks and the reader's "
-        "ACK pattern differ there. The zero-window phase (the window filling, the "
-        "probes and their backoff, the blocked sendall) matches"),
+        "after the reader resumes, Linux's reader acknowledges two segments at a time: "
+        "on veth the client's reply to a window update comes back while the reading "
+        "thread still holds the socket, and the two segments are merged in the socket "
+        "backlog (tcp_add_backlog; TcpExtTCPBacklogCoalesce counts 19 here). tcpkit's "
+        "simulated link takes 0.5 ms, so its reader acknowledges the first segment at "
+        "once (quick ACK after a pause longer than the RTO), the client then sends one "
+        "segment instead of a two-segment GSO packet, and PSH marks shift by one. The "
+        "zero-window phase (window filling, probes and their backoff, the blocked "
+        "sendall) and the client's GSO packets (two segments, PSH on the second) match")
 ))
 
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,16 @@ def require_tool(name: str) -> str:
         _unavailable(f"{name} is not installed (make test installs it when run as root)")
     assert path is not None
     return path
+
+
+def require_packetdrill_suite() -> Path:
+    """Google's packetdrill scripts (read-only data beside the repository, never copied
+    into it; TCPKIT_PACKETDRILL points elsewhere), or skip (fail under CI)."""
+    default = Path(__file__).resolve().parents[2] / "shared" / "packetdrill"
+    root = Path(os.environ.get("TCPKIT_PACKETDRILL", default))
+    if not (root / "gtests").is_dir():
+        _unavailable(f"the packetdrill scripts are not at {root} (set TCPKIT_PACKETDRILL)")
+    return root
 
 
 def require_root() -> None:

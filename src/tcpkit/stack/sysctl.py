@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from tcpkit.tcp.config import ConnectionConfig
+from tcpkit.tcp.congestion import ALGORITHMS
 
 # sysctl name -> ConnectionConfig field, and how /proc/sys writes the value.
 _SECONDS: Final = "s"
@@ -145,6 +146,11 @@ class Sysctls:
                 return tuple(int(v) for v in items)
             if isinstance(current, bool):
                 return bool(int(value))
+            if name == "net.ipv4.tcp_congestion_control":
+                if str(value) not in ALGORITHMS:
+                    # Linux: ENOENT when the module is not there; EINVAL here.
+                    raise ValueError(f"tcpkit has {', '.join(ALGORITHMS)}")
+                return str(value)
             if isinstance(current, str):
                 return str(value)
             if unit == _MILLIS:

@@ -14,6 +14,7 @@ from types import ModuleType
 
 from tcpkit import __version__
 from tcpkit.tools import bench, demo, explain, netstat, scenario, trace
+from tcpkit.tools.packetdrill import cli as packetdrill
 
 COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "demo": (demo, "show a TCP conversation as tcpdump would print it"),
@@ -22,6 +23,7 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "netstat": (netstat, "a scenario's sockets at a moment of its run, as ss shows them"),
     "explain": (explain, "what a socket error (ECONNRESET, EPIPE, ...) means and what to do"),
     "bench": (bench, "measure tcpkit's hot paths against references run alongside"),
+    "packetdrill": (packetdrill, "play packetdrill TCP scripts against tcpkit"),
 }
 
 

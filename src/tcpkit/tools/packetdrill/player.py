@@ -1,0 +1,718 @@
+"""Play a packetdrill script against one tcpkit host, in virtual time.
+
+The host (192.168.0.1, as packetdrill's local address) sits on the simulated network
+with a cable whose other end is the script: ``<`` packets are put on it from the remote
+address (192.0.2.1) at their times, ``>`` packets are what the host must send, matched
+with packetdrill's rules (times within the tolerance: ``--tolerance_usecs``, 4 ms by
+default; sequence numbers relative to each side's ISN; an expected multi-segment packet
+may arrive as several segments unless ``--strict_segments``; TS values not checked).
+System calls run as simulated programs through tcpkit's socket API, each on its own so
+that a blocking one lets the script go on; the fd numbers of the script map to tcpkit
+sockets. The result of a script is PASS, FAIL with the line and the first mismatch, or
+UNSUPPORTED naming what tcpkit (or this player) does not have; never a crash.
+
+Not done yet, and reported as UNSUPPORTED when a script needs it: ``%{ }%`` TCP_INFO
+blocks, shell commands other than the suite's defaults.sh, system calls beyond the
+socket basics (see :data:`SYSCALLS`), IPv6, ICMP and UDP packets.
+"""
+
+from __future__ import annotations
+
+import errno
+import shlex
+import socket as stdlib
+import struct
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tcpkit.links.sim import Network, SimulationError
+from tcpkit.tools.packetdrill.lexer import PacketdrillSyntaxError
+from tcpkit.tools.packetdrill.script import (
+    Array,
+    Command,
+    Event,
+    Or,
+    Packet,
+    Script,
+    Struct,
+    Symbol,
+    Syscall,
+    TcpOption,
+    parse,
+)
+from tcpkit.wire.checksum import pseudo_header
+from tcpkit.wire.ipv4 import PROTO_TCP, IPv4Header, parse_ipv4
+from tcpkit.wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TCPSegment, parse_tcp
+from tcpkit.wire.tcp_options import (
+    MSS,
+    NOP,
+    SACK_PERMITTED,
+    EndOfOptions,
+    NoOperation,
+    Sack,
+    SackPermitted,
+    TCPOption,
+    Timestamps,
+    WindowScale,
+)
+
+LOCAL = "192.168.0.1"
+REMOTE = "192.0.2.1"
+PORT = 8080  # packetdrill's bind and connect port
+REMOTE_PORT = 40000  # the remote end's port for connections the script opens
+REMOTE_ISN = 1_000_000  # where the script's relative inbound sequence numbers start
+TOLERANCE = 0.004  # --tolerance_usecs default
+# The shortest wait: a parked script lets the host's other programs (a call it just
+# started) run before its own timeout, which the scheduler would otherwise pick first.
+YIELD = 1e-9
+M32 = 0xFFFFFFFF
+FLAG_BITS = {"F": FIN, "S": SYN, "R": RST, "P": PSH, ".": ACK, "U": URG}
+
+PASS = "PASS"
+FAIL = "FAIL"
+UNSUPPORTED = "UNSUPPORTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    status: str
+    line: int | None = None
+    message: str = ""
+
+    def __str__(self) -> str:
+        where = f" line {self.line}" if self.line else ""
+        return f"{self.status}{where}{': ' if self.message else ''}{self.message}"
+
+
+class Mismatch(Exception):
+    """The host did something else than the script says (a FAIL)."""
+
+
+class Unsupported(Exception):
+    """The script needs something tcpkit or this player does not have."""
+
+
+def play_file(path: Path) -> Result:
+    """Play the script at ``path`` (its backquoted defaults.sh read beside it)."""
+    try:
+        script = parse(path.read_text())
+    except PacketdrillSyntaxError as exc:
+        return Result(UNSUPPORTED, exc.line, f"syntax tcpkit cannot read: {exc}")
+    return Player(script, path.parent).play()
+
+
+class Player:
+    """One run of one script (see the module docstring)."""
+
+    def __init__(self, script: Script, directory: Path | None = None) -> None:
+        self.script = script
+        self.directory = directory
+        self.net = Network(seed=1)
+        self.host = self.net.add_host("tcpkit", f"{LOCAL}/24")
+        self.host.add_route("192.0.2.0/24", dev="eth0")
+        interface = self.host.interfaces["eth0"]
+        interface.transmit = self._sniff  # a point-to-point cable to the script
+        self.interface = interface
+        self.sniffed: list[tuple[float, TCPSegment]] = []
+        self.fds: dict[int, Any] = {}
+        self.local_isn: int | None = None
+        self.local_port: int | None = None
+        self.remote_port = REMOTE_PORT
+        self.last_tsval = 0
+        self.pending: list[tuple[Event, Any, float | None, dict[str, Any]]] = []
+        option = script.options.get("tolerance_usecs")
+        self.tolerance = int(option) / 1e6 if option else TOLERANCE
+        self.strict = "strict_segments" in script.options
+        self.unknown_sysctls: list[str] = []
+
+    # -- running --
+
+    def play(self) -> Result:
+        outcome: list[Result] = []
+
+        def run() -> None:
+            outcome.append(self._run())
+
+        try:
+            for name in self.script.options:
+                if name not in ("tolerance_usecs", "strict_segments", "mss"):
+                    raise Unsupported(f"option --{name}")
+            if self.script.init is not None:
+                self._command(self.script.init)
+            self.net.spawn(self.host, run, name="script")
+            try:
+                self.net.run(actors_only=True)
+            except SimulationError as exc:
+                # Calls still blocked once the script has ended (already judged), or
+                # a script waiting on something that never comes.
+                if not outcome:
+                    return Result(FAIL, None, str(exc))
+        except Unsupported as exc:
+            return Result(UNSUPPORTED, None, str(exc))
+        finally:
+            self.net.close()
+        return outcome[0] if outcome else Result(FAIL, None, "the script did not finish")
+
+    def _run(self) -> Result:
+        previous = 0.0
+        line = None
+        try:
+            for event in self.script.events:
+                line = event.line
+                when = self._when(event, previous)
+                self._advance_to(when)
+                self._do(event, when)
+                previous = when
+                self._check_pending(line)
+            self._finish(line)
+        except Mismatch as exc:
+            return Result(FAIL, line, str(exc))
+        except Unsupported as exc:
+            return Result(UNSUPPORTED, line, str(exc))
+        return Result(PASS)
+
+    def _when(self, event: Event, previous: float) -> float:
+        time = event.time
+        if time.any:
+            return previous
+        return previous + time.start if time.relative else time.start
+
+    def _advance_to(self, when: float) -> None:
+        wait = when - self.net.now
+        if wait > 0:
+            self.net.sleep(wait)
+
+    def _do(self, event: Event, when: float) -> None:
+        action = event.action
+        if isinstance(action, Packet):
+            if action.protocol != "tcp":
+                raise Unsupported(f"{action.protocol} packets")
+            if action.inbound:
+                self._inject(action)
+            else:
+                self._expect(action, when, event.time.any, event.time.end)
+        elif isinstance(action, Syscall):
+            self._syscall(event, action, when)
+        elif isinstance(action, Command):
+            self._command(action)
+        else:
+            self._code(action.text)
+
+    def _finish(self, line: int | None) -> None:
+        for event, actor, end, _ in self.pending:
+            limit = (self.net.now if end is None else end) + self.tolerance
+            self.net.wait(_finished(actor), max(limit - self.net.now, YIELD))
+            if not actor.done:
+                raise Mismatch(f"line {event.line}: {event.action.name}() never returned")  # type: ignore[union-attr]
+        self._check_pending(line)
+
+    # -- %{ }% blocks --
+
+    def _code(self, text: str) -> None:
+        """Run the block's Python with the TCP_INFO of the script's last socket as
+        ``tcpi_*`` names (packetdrill's own convention), as packetdrill does after the
+        previous event."""
+        if not self.fds:
+            raise Unsupported("a %{ }% block before any socket")
+        sock = self.fds[max(self.fds)]
+        names = tcp_info_names(sock)
+        lines = text.splitlines() or [""]
+        code = (lines[0].strip() + "\n" + textwrap.dedent("\n".join(lines[1:]))).strip()
+        try:
+            exec(compile(code, "%{ }%", "exec"), names)
+        except AssertionError as exc:
+            raise Mismatch(f"%{{ }}% assertion failed: {exc or text.strip()}") from None
+        except NameError as exc:
+            raise Unsupported(f"TCP_INFO field or name {exc.name!r}") from None
+        except Exception as exc:
+            raise Mismatch(f"%{{ }}% block raised {type(exc).__name__}: {exc}") from None
+
+    # -- shell commands --
+
+    def _command(self, command: Command) -> None:
+        """The shell lines the suite uses: defaults.sh and set_sysctls.py (their sysctls
+        go to the host), ``sysctl name=value``; ethtool offload switches (tcpkit's
+        segmentation is Linux's GSO whatever the device does), nstat, the sysctl restore
+        script, flushing TCP metrics and a pfifo qdisc do nothing here. Anything else is
+        UNSUPPORTED."""
+        for line in command.text.replace("\\\n", " ").splitlines():
+            try:
+                words = shlex.split(line, comments=True)
+            except ValueError:
+                raise Unsupported(f"shell line `{line.strip()}`") from None
+            if not words:
+                continue
+            program = words[0].rsplit("/", 1)[-1]
+            if program == "defaults.sh":
+                self._defaults(words[0])
+            elif program == "set_sysctls.py":
+                for item in words[1:]:
+                    path, _, value = item.partition("=")
+                    self._sysctl(path.removeprefix("/proc/sys/").replace("/", "."), value)
+            elif program == "sysctl":
+                for item in words[1:]:
+                    if "=" in item and not item.startswith("-"):
+                        name, _, value = item.partition("=")
+                        self._sysctl(name, value)
+            elif program in ("ethtool", "nstat") or program.startswith("sysctl_restore") \
+                    or words[:3] == ["ip", "tcp_metrics", "flush"] \
+                    or (words[:2] == ["tc", "qdisc"] and "pfifo" in words):
+                # No metrics cache to flush; a plain FIFO is what the simulated link is.
+                continue
+            else:
+                raise Unsupported(f"shell command `{line.strip()}`")
+
+    def _defaults(self, name: str) -> None:
+        path = (self.directory / name) if self.directory else Path(name)
+        if not path.is_file():
+            raise Unsupported(f"{name} not found beside the script")
+        self._command(Command(path.read_text()))
+
+    def _sysctl(self, name: str, value: str) -> None:
+        """One ``sysctl -q name=value`` line; names tcpkit does not model are listed in
+        :attr:`unknown_sysctls` (reported with the result)."""
+        words = value.split()
+        try:
+            parsed: Any
+            if len(words) > 1:
+                parsed = tuple(eval_shell_int(w) for w in words)
+            else:
+                try:
+                    parsed = eval_shell_int(value)
+                except ValueError:
+                    parsed = value
+            self.host.sysctl[name] = parsed
+        except (KeyError, ValueError, TypeError):
+            self.unknown_sysctls.append(name)
+
+    # -- packets --
+
+    def _sniff(self, packet: bytes, next_hop: str) -> None:
+        del next_hop
+        header, payload = parse_ipv4(packet)
+        if header.protocol != PROTO_TCP:
+            return
+        seg = parse_tcp(payload)
+        if seg.flags & SYN and self.local_isn is None:
+            self.local_isn = seg.seq
+            self.local_port = seg.src_port
+            if not seg.flags & ACK:
+                self.remote_port = seg.dst_port
+        for option in seg.options:
+            if isinstance(option, Timestamps):
+                self.last_tsval = option.tsval
+        self.sniffed.append((self.net.now, seg))
+
+    def _inject(self, packet: Packet) -> None:
+        flags = self._flags(packet.flags)
+        if packet.start != packet.end - packet.length and not flags & (SYN | FIN):
+            raise Unsupported("an inbound packet whose length disagrees with its range")
+        local_isn = self.local_isn or 0
+        ack = (local_isn + packet.ack) & M32 if packet.ack is not None else 0
+        if packet.ack is not None:
+            flags |= ACK
+        options: list[TCPOption] = []
+        if isinstance(packet.options, tuple):
+            options = [self._option(o, inbound=True) for o in packet.options]
+        src_port, dst_port = (self.remote_port, self.local_port or PORT)
+        if self.fds and self._listening() and self.local_port is None:
+            dst_port = PORT
+        window = packet.window if packet.window is not None else 0
+        seg = TCPSegment(src_port, dst_port, (REMOTE_ISN + packet.start) & M32, ack, flags,
+                         window, packet.urgent or 0, tuple(options), bytes(packet.length))
+        header = IPv4Header(REMOTE, LOCAL, PROTO_TCP)
+        tcp = seg.build(pseudo_header(stdlib.inet_aton(REMOTE), stdlib.inet_aton(LOCAL),
+                                      PROTO_TCP))
+        self.host.receive(header.packet(tcp), self.interface)
+
+    def _listening(self) -> bool:
+        return any(getattr(s, "_listening", False) for s in self.fds.values())
+
+    def _option(self, option: TcpOption, inbound: bool) -> TCPOption:
+        name = option.name
+        if name == "nop":
+            return NOP
+        if name == "eol":
+            return EndOfOptions()
+        if name == "mss":
+            return MSS(option.values[0])
+        if name == "wscale":
+            return WindowScale(option.values[0])
+        if name == "sackOK":
+            return SACK_PERMITTED
+        if name == "sack":
+            base = self.local_isn or 0
+            values = option.values
+            return Sack(tuple(((base + values[i]) & M32, (base + values[i + 1]) & M32)
+                              for i in range(0, len(values), 2)))
+        if name == "TS":
+            val, ecr = option.values
+            return Timestamps(val, self.last_tsval if inbound and ecr else ecr)
+        raise Unsupported(f"TCP option {name}")
+
+    @staticmethod
+    def _flags(text: str) -> int:
+        flags = 0
+        for char in text.replace("-", ""):  # "-": no flag at all
+            if char not in FLAG_BITS:
+                raise Unsupported(f"TCP flag {char!r} (ECN)")
+            flags |= FLAG_BITS[char]
+        return flags
+
+    def _expect(self, packet: Packet, when: float, anytime: bool, end: float | None) -> None:
+        del end
+        deadline = when + self.tolerance
+        self.net.wait(lambda: bool(self.sniffed), None if anytime else
+                      max(deadline - self.net.now, YIELD))
+        if not self.sniffed:
+            raise Mismatch(f"expected {self._show(packet)} at {when:.6f}, nothing was sent")
+        sent_at, seg = self.sniffed.pop(0)
+        if not anytime and abs(sent_at - when) > self.tolerance + 1e-9:
+            raise Mismatch(f"{self._show(packet)} expected at {when:.6f}, sent at "
+                           f"{sent_at:.6f} ({self._show_seg(seg)})")
+        self._compare(packet, seg, when)
+
+    def _compare(self, packet: Packet, seg: TCPSegment, when: float) -> None:
+        expected_flags = self._flags(packet.flags)
+        base = self.local_isn or 0
+        start = (seg.seq - base) & M32
+        length = len(seg.payload)
+        covered = length
+        flags = seg.flags
+        if not self.strict and packet.length > length and start == packet.start:
+            # Lenient: an expected GSO packet may leave as several segments.
+            while covered < packet.length:
+                self.net.wait(lambda: bool(self.sniffed),
+                              max(when + self.tolerance - self.net.now, YIELD))
+                if not self.sniffed:
+                    break
+                _, more = self.sniffed.pop(0)
+                covered += len(more.payload)
+                flags |= more.flags
+                seg = more
+            flags &= ~PSH | (seg.flags & PSH)
+            flags |= seg.flags & PSH
+        got = self._show_seg(seg, start, covered, flags)
+        if flags & ~URG != expected_flags & ~URG or start != packet.start or \
+                covered != packet.length:
+            raise Mismatch(f"expected {self._show(packet)}, got {got}")
+        if packet.ack is not None and (seg.ack - REMOTE_ISN) & M32 != packet.ack:
+            raise Mismatch(f"expected {self._show(packet)}, got {got}")
+        if packet.window is not None and seg.window != packet.window:
+            raise Mismatch(f"expected win {packet.window}, got {got}")
+        if isinstance(packet.options, tuple):
+            want = [self._show_option(o) for o in packet.options]
+            have = [self._show_wire_option(o) for o in seg.options]
+            if want != have:
+                raise Mismatch(f"expected options <{', '.join(want)}>, got "
+                               f"<{', '.join(have)}>")
+
+    def _show(self, packet: Packet) -> str:
+        text = f"{packet.flags} {packet.start}:{packet.end}({packet.length})"
+        if packet.ack is not None:
+            text += f" ack {packet.ack}"
+        if packet.window is not None:
+            text += f" win {packet.window}"
+        return text
+
+    def _show_seg(self, seg: TCPSegment, start: int | None = None, length: int | None = None,
+                  flags: int | None = None) -> str:
+        base = self.local_isn or 0
+        start = (seg.seq - base) & M32 if start is None else start
+        length = len(seg.payload) if length is None else length
+        flags = seg.flags if flags is None else flags
+        text = "".join(c for c, bit in (("F", FIN), ("S", SYN), ("R", RST), ("P", PSH),
+                                        ("U", URG)) if flags & bit)
+        text += "." if flags & ACK else ""
+        text += f" {start}:{start + length}({length})"
+        if flags & ACK:
+            text += f" ack {(seg.ack - REMOTE_ISN) & M32}"
+        return text + f" win {seg.window}"
+
+    @staticmethod
+    def _show_option(option: TcpOption) -> str:
+        if option.name == "TS":
+            return f"TS ecr {option.values[1]}" if option.values[1] else "TS ecr 0"
+        if option.name == "sack":
+            return "sack " + " ".join(f"{a}:{b}" for a, b in zip(
+                option.values[::2], option.values[1::2], strict=True))
+        return " ".join([option.name, *map(str, option.values)])
+
+    def _show_wire_option(self, option: TCPOption) -> str:
+        if isinstance(option, NoOperation):
+            return "nop"
+        if isinstance(option, EndOfOptions):
+            return "eol"
+        if isinstance(option, MSS):
+            return f"mss {option.value}"
+        if isinstance(option, WindowScale):
+            return f"wscale {option.shift}"
+        if isinstance(option, SackPermitted):
+            return "sackOK"
+        if isinstance(option, Timestamps):
+            return "TS ecr 0" if not option.tsecr else f"TS ecr {option.tsecr}"
+        if isinstance(option, Sack):
+            base = REMOTE_ISN
+            return "sack " + " ".join(f"{(a - base) & M32}:{(b - base) & M32}"
+                                      for a, b in option.blocks)
+        return repr(option)
+
+    # -- system calls --
+
+    def _syscall(self, event: Event, call: Syscall, when: float) -> None:
+        handler = SYSCALLS.get(call.name)
+        if handler is None:
+            raise Unsupported(f"system call {call.name}()")
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = handler(self, call)
+            except OSError as exc:
+                box["errno"] = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+            except Unsupported as exc:
+                box["unsupported"] = str(exc)
+            except Mismatch as exc:
+                box["mismatch"] = str(exc)
+            box["at"] = self.net.now
+
+        actor = self.net.spawn(self.host, run, name=call.name)
+        # A relative start's end counts from the previous event, like the start.
+        end = None if call.end is None else (
+            when - event.time.start + call.end if event.time.relative else call.end)
+        self.pending.append((event, actor, end, box))
+        limit = (end if end is not None else when) + self.tolerance
+        if end is None:
+            self.net.wait(lambda: actor.done, max(limit - self.net.now, YIELD))
+            if not actor.done:
+                raise Mismatch(f"{call.name}() blocked; the script expects it to return at "
+                               "once (write ...end for a blocking call)")
+
+    def _check_pending(self, line: int | None) -> None:
+        still: list[tuple[Event, Any, float | None, dict[str, Any]]] = []
+        for event, actor, end, box in self.pending:
+            if not actor.done:
+                still.append((event, actor, end, box))
+                continue
+            self._check_result(event, box, end)
+        self.pending = still
+        del line
+
+    def _check_result(self, event: Event, box: dict[str, Any], end: float | None) -> None:
+        call = event.action
+        assert isinstance(call, Syscall)
+        if "unsupported" in box:
+            raise Unsupported(box["unsupported"])
+        if "mismatch" in box:
+            raise Mismatch(f"line {event.line}: {box['mismatch']}")
+        if end is not None and abs(box["at"] - end) > self.tolerance + 1e-9:
+            raise Mismatch(f"line {event.line}: {call.name}() returned at {box['at']:.6f}, "
+                           f"expected at {end:.6f}")
+        if "errno" in box:
+            got = f"-1 {box['errno']}"
+        else:
+            got = str(box["value"])
+        want = call.result
+        if want is Ellipsis:
+            return
+        expected = f"{want} {call.errno}" if call.errno else str(want)
+        if got != expected:
+            raise Mismatch(f"line {event.line}: {call.name}() = {got}, expected {expected}")
+
+
+_TCP_INFO_FIELDS = (
+    "tcpi_state", "tcpi_ca_state", "tcpi_retransmits", "tcpi_probes", "tcpi_backoff",
+    "tcpi_options", "tcpi_wscales", "tcpi_flags", "tcpi_rto", "tcpi_ato", "tcpi_snd_mss",
+    "tcpi_rcv_mss", "tcpi_unacked", "tcpi_sacked", "tcpi_lost", "tcpi_retrans", "tcpi_fackets",
+    "tcpi_last_data_sent", "tcpi_last_ack_sent", "tcpi_last_data_recv", "tcpi_last_ack_recv",
+    "tcpi_pmtu", "tcpi_rcv_ssthresh", "tcpi_rtt", "tcpi_rttvar", "tcpi_snd_ssthresh",
+    "tcpi_snd_cwnd", "tcpi_advmss", "tcpi_reordering", "tcpi_rcv_rtt", "tcpi_rcv_space",
+    "tcpi_total_retrans",
+)
+_TCP_INFO_CONSTANTS = {
+    "TCP_CA_Open": 0, "TCP_CA_Disorder": 1, "TCP_CA_CWR": 2, "TCP_CA_Recovery": 3,
+    "TCP_CA_Loss": 4, "TCPI_OPT_TIMESTAMPS": 1, "TCPI_OPT_SACK": 2, "TCPI_OPT_WSCALE": 4,
+    "TCPI_OPT_ECN": 8, "TCPI_OPT_ECN_SEEN": 16, "TCPI_OPT_SYN_DATA": 32,
+    "TCP_INFINITE_SSTHRESH": 0x7FFFFFFF, "TCP_ESTABLISHED": 1, "TCP_SYN_SENT": 2,
+    "TCP_SYN_RECV": 3, "TCP_FIN_WAIT1": 4, "TCP_FIN_WAIT2": 5, "TCP_TIME_WAIT": 6,
+    "TCP_CLOSE": 7, "TCP_CLOSE_WAIT": 8, "TCP_LAST_ACK": 9, "TCP_LISTEN": 10,
+    "TCP_CLOSING": 11}
+
+
+def tcp_info_names(sock: Any) -> dict[str, Any]:
+    """The ``tcpi_*`` names a %{ }% block sees: the 104 bytes of TCP_INFO tcpkit gives,
+    plus the later fields the engine keeps (delivered, min_rtt, reord_seen)."""
+    raw = sock.getsockopt(stdlib.IPPROTO_TCP, 11, 104)  # TCP_INFO
+    values = struct.unpack("=8B24I", raw[:104])
+    names: dict[str, Any] = dict(_TCP_INFO_CONSTANTS)
+    names.update(zip(_TCP_INFO_FIELDS, values, strict=True))
+    conn = getattr(sock._sock, "conn", None)
+    if conn is not None:
+        names["tcpi_delivered"] = conn.delivered
+        names["tcpi_reord_seen"] = conn.reord_seen
+        names["tcpi_min_rtt"] = min(conn.rtt.min_rtt_us, 0xFFFFFFFF)
+    return names
+
+
+def _finished(actor: Any) -> Callable[[], bool]:
+    return lambda: bool(actor.done)
+
+
+def eval_shell_int(text: str) -> int:
+    """The integers defaults.sh writes: ``123`` or ``$((15*1024*1024))``."""
+    text = text.strip()
+    if text.startswith("$((") and text.endswith("))"):
+        value = 1
+        for factor in text[3:-2].split("*"):
+            value *= int(factor)
+        return value
+    return int(text, 0)
+
+
+# -- the system calls ------------------------------------------------------------------
+
+
+def _constant(expr: Any) -> int:
+    if isinstance(expr, int):
+        return expr
+    if isinstance(expr, Symbol):
+        value = getattr(stdlib, expr.name, None)
+        if value is None:
+            value = _EXTRA_CONSTANTS.get(expr.name)
+        if value is None:
+            raise Unsupported(f"constant {expr.name}")
+        return int(value)
+    if isinstance(expr, Or):
+        return _constant(expr.left) | _constant(expr.right)
+    if isinstance(expr, Array) and len(expr.items) == 1:
+        return _constant(expr.items[0])
+    raise Unsupported(f"argument {expr!r}")
+
+
+_EXTRA_CONSTANTS = {"O_RDWR": 2, "O_NONBLOCK": 0o4000, "F_GETFL": 3, "F_SETFL": 4,
+                    "SO_REUSEADDR": 2, "TCP_NODELAY": 1, "TCP_CORK": 3, "SOL_TCP": 6,
+                    "TCP_MAXSEG": 2, "TCP_INFO": 11, "TCP_USER_TIMEOUT": 18}
+
+
+def _sock(player: Player, expr: Any) -> Any:
+    fd = _constant(expr)
+    if fd not in player.fds:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+    return player.fds[fd]
+
+
+def _new_fd(player: Player, call: Syscall, sock: Any) -> int:
+    """The script names the new socket by the fd it expects (packetdrill maps script
+    fds to live ones); the lowest free one if it gives none."""
+    fd = call.result if isinstance(call.result, int) and call.result >= 0 else 3
+    while fd in player.fds:
+        fd += 1
+    player.fds[fd] = sock
+    return fd
+
+
+def _socket(player: Player, call: Syscall) -> int:
+    import tcpkit.socket as tsock  # noqa: PLC0415 (bound to the actor's host)
+    return _new_fd(player, call, tsock.socket(stdlib.AF_INET, stdlib.SOCK_STREAM))
+
+
+def _bind(player: Player, call: Syscall) -> int:
+    _sock(player, call.args[0]).bind((LOCAL, PORT))
+    return 0
+
+
+def _listen(player: Player, call: Syscall) -> int:
+    sock = _sock(player, call.args[0])
+    sock.listen(_constant(call.args[1]))
+    sock._listening = True
+    return 0
+
+
+def _accept(player: Player, call: Syscall) -> int:
+    conn, _ = _sock(player, call.args[0]).accept()
+    return _new_fd(player, call, conn)
+
+
+def _connect(player: Player, call: Syscall) -> int:
+    _sock(player, call.args[0]).connect((REMOTE, PORT))
+    return 0
+
+
+def _read(player: Player, call: Syscall) -> int:
+    return len(_sock(player, call.args[0]).recv(_constant(call.args[2])))
+
+
+def _recv(player: Player, call: Syscall) -> int:
+    flags = _constant(call.args[3]) if len(call.args) > 3 else 0
+    return len(_sock(player, call.args[0]).recv(_constant(call.args[2]), flags))
+
+
+def _write(player: Player, call: Syscall) -> int:
+    return int(_sock(player, call.args[0]).send(bytes(_constant(call.args[2]))))
+
+
+def _send(player: Player, call: Syscall) -> int:
+    flags = _constant(call.args[3]) if len(call.args) > 3 else 0
+    return int(_sock(player, call.args[0]).send(bytes(_constant(call.args[2])), flags))
+
+
+def _close(player: Player, call: Syscall) -> int:
+    fd = _constant(call.args[0])
+    sock = _sock(player, fd)
+    del player.fds[fd]
+    sock.close()
+    return 0
+
+
+def _shutdown(player: Player, call: Syscall) -> int:
+    _sock(player, call.args[0]).shutdown(_constant(call.args[1]))
+    return 0
+
+
+def _setsockopt(player: Player, call: Syscall) -> int:
+    sock = _sock(player, call.args[0])
+    level, name = _constant(call.args[1]), _constant(call.args[2])
+    value = call.args[3]
+    if isinstance(value, Struct):
+        fields = [_constant(getattr(item, "value", item)) for item in value.items]
+        sock.setsockopt(level, name, struct.pack("ii", *fields))
+    else:
+        sock.setsockopt(level, name, _constant(value))
+    return 0
+
+
+def _getsockopt(player: Player, call: Syscall) -> int:
+    """``getsockopt(fd, level, name, [value], [len]) = 0``: the value must match."""
+    sock = _sock(player, call.args[0])
+    level, name = _constant(call.args[1]), _constant(call.args[2])
+    value = sock.getsockopt(level, name)
+    want = call.args[3] if len(call.args) > 3 else Ellipsis
+    if isinstance(want, Array) and len(want.items) == 1 and want.items[0] is not Ellipsis:
+        expected = _constant(want.items[0])
+        if value != expected:
+            raise Mismatch(f"getsockopt() value {value}, expected {expected}")
+    elif want is not Ellipsis:
+        raise Unsupported(f"getsockopt() value {want!r}")
+    return 0
+
+
+def _fcntl(player: Player, call: Syscall) -> int:
+    sock = _sock(player, call.args[0])
+    command = _constant(call.args[1])
+    if command == 3:  # F_GETFL
+        return 2 | (0 if sock.getblocking() else 0o4000)
+    if command == 4:  # F_SETFL
+        sock.setblocking(not _constant(call.args[2]) & 0o4000)
+        return 0
+    raise Unsupported(f"fcntl command {command}")
+
+
+SYSCALLS: dict[str, Callable[[Player, Syscall], int]] = {
+    "socket": _socket, "bind": _bind, "listen": _listen, "accept": _accept,
+    "connect": _connect, "read": _read, "recv": _recv, "write": _write, "send": _send,
+    "close": _close, "shutdown": _shutdown, "setsockopt": _setsockopt, "fcntl": _fcntl,
+    "getsockopt": _getsockopt,
+}

@@ -1,0 +1,169 @@
+"""tcpkit playing packetdrill scripts: the upstream suite (read-only data beside the
+repository) judges the engine; the list of scripts that pass only grows; the player's
+own rules (timing tolerance, lenient segments, errno, %{ }% blocks) are pinned on small
+scripts; and the command line reports clearly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tcpkit.tools.packetdrill import suite
+from tcpkit.tools.packetdrill.player import FAIL, PASS, UNSUPPORTED, Player, Result
+from tcpkit.tools.packetdrill.script import parse
+from tests.conftest import require_packetdrill_suite
+
+PASSING = Path(__file__).with_name("packetdrill_passing.txt")
+
+
+def listed() -> list[str]:
+    return [line for line in PASSING.read_text().splitlines() if line.strip()]
+
+
+def test_scripts_that_passed_still_pass() -> None:
+    """The checked-in list only grows: a script on it that stops passing is a
+    regression of the engine."""
+    root = require_packetdrill_suite()
+    failures = []
+    for name in listed():
+        result = suite.play_file(root / name)
+        if result.status != PASS:
+            failures.append(f"{name}: {result}")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_whole_suite_plays_and_new_passes_are_listed() -> None:
+    root = require_packetdrill_suite()
+    results = suite.run(suite.find_scripts([root]), root)
+    assert len(results) > 150
+    assert {r.status for r in results.values()} <= {PASS, FAIL, UNSUPPORTED}
+    passing = {name for name, r in results.items() if r.status == PASS}
+    new = sorted(passing - set(listed()))
+    assert not new, f"add these to {PASSING.name}: {new}"
+    linux = suite.read_linux_results(root)
+    table = suite.linux_table(results, linux)
+    print("\n" + table.split("\n\n")[0])
+
+
+def play(text: str) -> Result:
+    return Player(parse(text)).play()
+
+
+HANDSHAKE = """
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 10>
+  +.1 < . 1:1(0) ack 1 win 257
+   +0 accept(3, ..., ...) = 4
+"""
+
+
+def test_a_correct_script_passes() -> None:
+    result = play(HANDSHAKE + """
+   +0 < P. 1:1001(1000) ack 1 win 257
+   +0 > . 1:1(0) ack 1001
+   +0 read(4, ..., 1000) = 1000
+   +0 close(4) = 0
+   +0 > F. 1:1(0) ack 1001
+""")
+    assert result == Result(PASS), result
+
+
+def test_a_wrong_ack_fails_with_the_line_and_both_packets() -> None:
+    result = play(HANDSHAKE + """
+   +0 < P. 1:1001(1000) ack 1 win 257
+   +0 > . 1:1(0) ack 1000
+""")
+    assert result.status == FAIL and result.line == 12
+    assert "expected . 1:1(0) ack 1000, got . 1:1(0) ack 1001" in result.message
+
+
+def test_a_packet_outside_the_tolerance_fails() -> None:
+    """Once data has been quick-ACKed, the ACK of a lone FIN waits for the delayed-ACK
+    timer (~40 ms): expecting it at once fails, at +.04 passes (4 ms tolerance)."""
+    data = HANDSHAKE + """
+   +0 < P. 1:1001(1000) ack 1 win 257
+   +0 > . 1:1(0) ack 1001
+   +0 read(4, ..., 1000) = 1000
+   +0 < F. 1001:1001(0) ack 1 win 257
+"""
+    early = play(data + "+0 > . 1:1(0) ack 1002\n")
+    assert early.status == FAIL and "at 0.100000, nothing was sent" in early.message
+    assert play(data + "+.04 > . 1:1(0) ack 1002\n").status == PASS
+
+
+def test_an_expected_gso_packet_may_leave_as_segments_unless_strict() -> None:
+    body = HANDSHAKE + """
+   +0 write(4, ..., 3000) = 3000
+   +0 > P. 1:3001(3000) ack 1
+"""
+    assert play(body).status == PASS
+    strict = play("--strict_segments\n" + body)
+    assert strict.status == FAIL and "got . 1:1001(1000)" in strict.message
+
+
+def test_errno_and_nonblocking_calls() -> None:
+    result = play(HANDSHAKE + """
+   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0
+   +0 read(4, ..., 10) = -1 EAGAIN (Resource temporarily unavailable)
+   +0 read(4, ..., 10) = 0
+""")
+    assert result.status == FAIL and result.line == 13
+    assert "read() = -1 EAGAIN, expected 0" in result.message
+
+
+def test_a_blocking_call_returns_when_the_script_says() -> None:
+    assert play(HANDSHAKE + """
+   +0...0.100 read(4, ..., 1000) = 1000
+  +.1 < P. 1:1001(1000) ack 1 win 257
+""").status == PASS
+    late = play(HANDSHAKE + """
+   +0...0.050 read(4, ..., 1000) = 1000
+  +.1 < P. 1:1001(1000) ack 1 win 257
+""")
+    assert late.status == FAIL and "returned at" in late.message
+
+
+def test_tcp_info_blocks() -> None:
+    assert play(HANDSHAKE + "+0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd }%\n").status \
+        == PASS
+    wrong = play(HANDSHAKE + "+0 %{ assert tcpi_snd_cwnd == 11, tcpi_snd_cwnd }%\n")
+    assert wrong.status == FAIL and "assertion failed: 10" in wrong.message
+
+
+def test_what_tcpkit_lacks_is_unsupported_by_name() -> None:
+    assert play(HANDSHAKE + "+0 epoll_create(1) = 5\n") == \
+        Result(UNSUPPORTED, 10, "system call epoll_create()")
+    assert play("--ip_version=ipv6\n" + HANDSHAKE).message == "option --ip_version"
+
+
+def tcpkit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tcpkit", "packetdrill", *args],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_reports_per_script_per_folder_and_beside_linux(tmp_path: Path) -> None:
+    root = require_packetdrill_suite()
+    report = tmp_path / "report.tsv"
+    done = tcpkit(str(root / "gtests/net/tcp/close"), "--report", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS        gtests/net/tcp/close/close-on-syn-sent.pkt" in done.stdout
+    assert "gtests/net/tcp/close" in done.stdout and "beside Linux" in done.stdout
+    lines = report.read_text().splitlines()
+    assert lines[0] == "path\ttcpkit\tline\tdetail" and len(lines) == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "name scripts or directories, or --suite DIR"),
+    (("/nonexistent.pkt",), "no such file or directory: /nonexistent.pkt"),
+])
+def test_cli_bad_arguments(args: tuple[str, ...], message: str) -> None:
+    done = tcpkit(*args)
+    assert done.returncode == 2 and message in done.stderr
+    assert "Traceback" not in done.stderr

@@ -11,9 +11,12 @@ that a blocking one lets the script go on; the fd numbers of the script map to t
 sockets. The result of a script is PASS, FAIL with the line and the first mismatch, or
 UNSUPPORTED naming what tcpkit (or this player) does not have; never a crash.
 
-Not done yet, and reported as UNSUPPORTED when a script needs it: ``%{ }%`` TCP_INFO
-blocks, shell commands other than the suite's defaults.sh, system calls beyond the
-socket basics (see :data:`SYSCALLS`), IPv6, ICMP and UDP packets.
+Not done yet, and reported as UNSUPPORTED when a script needs it: shell commands other
+than the suite's sysctl settings, system calls beyond the socket basics (see
+:data:`SYSCALLS`), C pointers (NULL buffers), IPv6, ICMP and UDP packets, TCP options
+tcpkit does not have (Fast Open, MD5), ECN, and checking TS values
+(``--tcp_ts_tick_usecs``). ``%{ }%`` blocks see the 104 bytes of TCP_INFO tcpkit fills
+plus the engine's delivered, min_rtt and reord_seen; another field is UNSUPPORTED.
 """
 
 from __future__ import annotations
@@ -110,9 +113,18 @@ class Player:
     def __init__(self, script: Script, directory: Path | None = None) -> None:
         self.script = script
         self.directory = directory
+        self.local = script.options.get("local_ip") or LOCAL
+        self.remote = script.options.get("remote_ip") or REMOTE
+        self.refused = ""  # why the script cannot be played, found before it starts
+        for address in (self.local, self.remote):
+            try:
+                stdlib.inet_aton(address)
+            except OSError:
+                self.refused = f"address {address} (tcpkit plays IPv4 scripts)"
+                self.local, self.remote = LOCAL, REMOTE
         self.net = Network(seed=1)
-        self.host = self.net.add_host("tcpkit", f"{LOCAL}/24")
-        self.host.add_route("192.0.2.0/24", dev="eth0")
+        self.host = self.net.add_host("tcpkit", f"{self.local}/24")
+        self.host.add_route(f"{self.remote}/32", dev="eth0")
         interface = self.host.interfaces["eth0"]
         interface.transmit = self._sniff  # a point-to-point cable to the script
         self.interface = interface
@@ -137,8 +149,11 @@ class Player:
             outcome.append(self._run())
 
         try:
+            if self.refused:
+                raise Unsupported(self.refused)
             for name in self.script.options:
-                if name not in ("tolerance_usecs", "strict_segments", "mss"):
+                if name not in ("tolerance_usecs", "strict_segments", "mss", "local_ip",
+                                "remote_ip"):
                     raise Unsupported(f"option --{name}")
             if self.script.init is not None:
                 self._command(self.script.init)
@@ -164,8 +179,9 @@ class Player:
                 line = event.line
                 when = self._when(event, previous)
                 self._advance_to(when)
-                self._do(event, when)
-                previous = when
+                # A packet expected in a range, or at any time, moves the script's clock
+                # to when it really left.
+                previous = self._do(event, when, previous)
                 self._check_pending(line)
             self._finish(line)
         except Mismatch as exc:
@@ -185,21 +201,29 @@ class Player:
         if wait > 0:
             self.net.sleep(wait)
 
-    def _do(self, event: Event, when: float) -> None:
+    def _do(self, event: Event, when: float, previous: float) -> float:
+        """Do the event's action; return the time the next relative one counts from."""
         action = event.action
+        time = event.time
         if isinstance(action, Packet):
             if action.protocol != "tcp":
                 raise Unsupported(f"{action.protocol} packets")
             if action.inbound:
                 self._inject(action)
             else:
-                self._expect(action, when, event.time.any, event.time.end)
+                latest = None
+                if time.end is not None:
+                    latest = previous + time.end if time.relative else time.end
+                sent_at = self._expect(action, when, time.any, latest)
+                if time.any or latest is not None:
+                    return sent_at
         elif isinstance(action, Syscall):
             self._syscall(event, action, when)
         elif isinstance(action, Command):
             self._command(action)
         else:
             self._code(action.text)
+        return when
 
     def _finish(self, line: int | None) -> None:
         for event, actor, end, _ in self.pending:
@@ -323,8 +347,8 @@ class Player:
         window = packet.window if packet.window is not None else 0
         seg = TCPSegment(src_port, dst_port, (REMOTE_ISN + packet.start) & M32, ack, flags,
                          window, packet.urgent or 0, tuple(options), bytes(packet.length))
-        header = IPv4Header(REMOTE, LOCAL, PROTO_TCP)
-        tcp = seg.build(pseudo_header(stdlib.inet_aton(REMOTE), stdlib.inet_aton(LOCAL),
+        header = IPv4Header(self.remote, self.local, PROTO_TCP)
+        tcp = seg.build(pseudo_header(stdlib.inet_aton(self.remote), stdlib.inet_aton(self.local),
                                       PROTO_TCP))
         self.host.receive(header.packet(tcp), self.interface)
 
@@ -362,20 +386,25 @@ class Player:
             flags |= FLAG_BITS[char]
         return flags
 
-    def _expect(self, packet: Packet, when: float, anytime: bool, end: float | None) -> None:
-        del end
-        deadline = when + self.tolerance
+    def _expect(self, packet: Packet, when: float, anytime: bool,
+                latest: float | None) -> float:
+        """The next packet the host sent must be ``packet``, sent at ``when`` (or
+        between ``when`` and ``latest``) give or take the tolerance. Returns when it
+        was sent."""
+        last = (when if latest is None else latest) + self.tolerance
         self.net.wait(lambda: bool(self.sniffed), None if anytime else
-                      max(deadline - self.net.now, YIELD))
+                      max(last - self.net.now, YIELD))
+        window = f"{when:.6f}" if latest is None else f"{when:.6f}~{latest:.6f}"
         if not self.sniffed:
-            raise Mismatch(f"expected {self._show(packet)} at {when:.6f}, nothing was sent")
+            raise Mismatch(f"expected {self._show(packet)} at {window}, nothing was sent")
         sent_at, seg = self.sniffed.pop(0)
-        if not anytime and abs(sent_at - when) > self.tolerance + 1e-9:
-            raise Mismatch(f"{self._show(packet)} expected at {when:.6f}, sent at "
+        if not anytime and not when - self.tolerance - 1e-9 <= sent_at <= last + 1e-9:
+            raise Mismatch(f"{self._show(packet)} expected at {window}, sent at "
                            f"{sent_at:.6f} ({self._show_seg(seg)})")
-        self._compare(packet, seg, when)
+        self._compare(packet, seg, last)
+        return sent_at
 
-    def _compare(self, packet: Packet, seg: TCPSegment, when: float) -> None:
+    def _compare(self, packet: Packet, seg: TCPSegment, last: float) -> None:
         expected_flags = self._flags(packet.flags)
         base = self.local_isn or 0
         start = (seg.seq - base) & M32
@@ -385,8 +414,7 @@ class Player:
         if not self.strict and packet.length > length and start == packet.start:
             # Lenient: an expected GSO packet may leave as several segments.
             while covered < packet.length:
-                self.net.wait(lambda: bool(self.sniffed),
-                              max(when + self.tolerance - self.net.now, YIELD))
+                self.net.wait(lambda: bool(self.sniffed), max(last - self.net.now, YIELD))
                 if not self.sniffed:
                     break
                 _, more = self.sniffed.pop(0)
@@ -620,7 +648,7 @@ def _socket(player: Player, call: Syscall) -> int:
 
 
 def _bind(player: Player, call: Syscall) -> int:
-    _sock(player, call.args[0]).bind((LOCAL, PORT))
+    _sock(player, call.args[0]).bind((player.local, PORT))
     return 0
 
 
@@ -637,26 +665,44 @@ def _accept(player: Player, call: Syscall) -> int:
 
 
 def _connect(player: Player, call: Syscall) -> int:
-    _sock(player, call.args[0]).connect((REMOTE, PORT))
+    _sock(player, call.args[0]).connect((player.remote, PORT))
     return 0
 
 
 def _read(player: Player, call: Syscall) -> int:
-    return len(_sock(player, call.args[0]).recv(_constant(call.args[2])))
+    return len(_sock(player, call.args[0]).recv(_length(call)))
 
 
 def _recv(player: Player, call: Syscall) -> int:
     flags = _constant(call.args[3]) if len(call.args) > 3 else 0
-    return len(_sock(player, call.args[0]).recv(_constant(call.args[2]), flags))
+    return len(_sock(player, call.args[0]).recv(_length(call), flags))
+
+
+def _length(call: Syscall) -> int:
+    """The byte count of a read or write; a NULL buffer is a C pointer tcpkit's Python
+    socket API cannot be given."""
+    if call.args[1] == Symbol("NULL"):
+        raise Unsupported("NULL buffers (C pointers: EFAULT)")
+    return _constant(call.args[2])
+
+
+def _transmit(player: Player, call: Syscall, flags: int) -> int:
+    """C's write()/send(): on a blocking socket the kernel copies everything before it
+    returns (tcp_sendmsg waits for room); a non-blocking one takes what fits."""
+    sock = _sock(player, call.args[0])
+    data = bytes(_length(call))
+    if sock.getblocking() and not flags & stdlib.MSG_DONTWAIT:
+        sock.sendall(data, flags)
+        return len(data)
+    return int(sock.send(data, flags))
 
 
 def _write(player: Player, call: Syscall) -> int:
-    return int(_sock(player, call.args[0]).send(bytes(_constant(call.args[2]))))
+    return _transmit(player, call, 0)
 
 
 def _send(player: Player, call: Syscall) -> int:
-    flags = _constant(call.args[3]) if len(call.args) > 3 else 0
-    return int(_sock(player, call.args[0]).send(bytes(_constant(call.args[2])), flags))
+    return _transmit(player, call, _constant(call.args[3]) if len(call.args) > 3 else 0)
 
 
 def _close(player: Player, call: Syscall) -> int:

@@ -421,8 +421,7 @@ class Player:
                 covered += len(more.payload)
                 flags |= more.flags
                 seg = more
-            flags &= ~PSH | (seg.flags & PSH)
-            flags |= seg.flags & PSH
+            flags = (flags & ~PSH) | (seg.flags & PSH)  # PSH: the last segment's
         got = self._show_seg(seg, start, covered, flags)
         if flags & ~URG != expected_flags & ~URG or start != packet.start or \
                 covered != packet.length:

@@ -245,6 +245,12 @@ class socket:  # noqa: N801 (the stdlib's name)
         return self._call(lambda: self._sock.getsockopt(level, optname, buflen),
                           lambda: True, 0)
 
+    def ioctl(self, request: int) -> int:
+        """Linux's ioctl(2) on a TCP socket, which the stdlib socket lacks (on Linux it
+        is ``fcntl.ioctl(sock, FIONREAD)``): SIOCINQ/FIONREAD, SIOCOUTQ, SIOCOUTQNSD,
+        SIOCATMARK; another request raises OSError(ENOTTY)."""
+        return self._call(lambda: self._sock.ioctl(request), lambda: True, 0)
+
     # -- descriptors and files ----------------------------------------------------------
 
     def fileno(self) -> int:

@@ -41,6 +41,13 @@ class SockState(Enum):
     CONNECTED = "connected"
 
 
+# ioctl requests on a TCP socket (include/uapi/asm-generic/ioctls.h, sockios.h).
+SIOCINQ = 0x541B  # FIONREAD
+SIOCOUTQ = 0x5411  # TIOCOUTQ
+SIOCOUTQNSD = 0x894B
+SIOCATMARK = 0x8905
+
+
 def _err(code: int, what: str = "") -> OSError:
     message = os.strerror(code)
     return OSError(code, f"{message} ({what})" if what else message)
@@ -286,6 +293,33 @@ class TcpSock:
         if attached is not None and attached.conn is conn:
             self.host.tcp.service(attached)
         self.host.settle()
+
+    def ioctl(self, request: int) -> int:
+        """Linux ``tcp_ioctl``: SIOCINQ (bytes waiting to be read, up to an urgent byte
+        not inline, less a FIN), SIOCOUTQ (sent and not acknowledged, plus unsent),
+        SIOCOUTQNSD (not sent yet), SIOCATMARK (the next byte read is the urgent one).
+        A listener has no queues: EINVAL; another request: ENOTTY."""
+        state = self.tcp_state
+        if request in (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD) and state is State.LISTEN:
+            raise _err(errno.EINVAL)
+        conn = self.conn
+        if request not in (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, SIOCATMARK):
+            raise _err(errno.ENOTTY)
+        if conn is None or state in (State.SYN_SENT, State.SYN_RECEIVED):
+            return 0
+        if request == SIOCATMARK:
+            return int(conn.urg_data is not None and conn.urg_seq == conn.copied_seq)
+        if request == SIOCOUTQ:  # Linux counts a queued FIN too (write_seq - snd_una)
+            return conn.write_seq - conn.snd_una
+        if request == SIOCOUTQNSD:
+            return conn.write_seq - conn.snd_nxt
+        if (conn.urg_data is not None and not conn.config.oob_inline
+                and conn.copied_seq <= conn.urg_seq < conn.rcv_nxt):
+            return conn.urg_seq - conn.copied_seq
+        unread = conn.rcv_nxt - conn.copied_seq
+        if unread and conn.fin_seq is not None:
+            unread -= 1
+        return unread
 
     def shutdown(self, how: int) -> None:
         self._usable()

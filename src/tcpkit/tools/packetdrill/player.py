@@ -283,8 +283,9 @@ class Player:
                         self._sysctl(name, value)
             elif program in ("ethtool", "nstat") or program.startswith("sysctl_restore") \
                     or words[:3] == ["ip", "tcp_metrics", "flush"] \
-                    or (words[:2] == ["tc", "qdisc"] and "pfifo" in words):
-                # No metrics cache to flush; a plain FIFO is what the simulated link is.
+                    or words == ["tc", "qdisc", "add", "dev", "tun0", "root", "pfifo"]:
+                # No metrics cache to flush; a plain FIFO is what the simulated link is
+                # (a limited one, which drops locally, is not).
                 continue
             else:
                 raise Unsupported(f"shell command `{line.strip()}`")
@@ -621,7 +622,9 @@ def _constant(expr: Any) -> int:
 
 _EXTRA_CONSTANTS = {"O_RDWR": 2, "O_NONBLOCK": 0o4000, "F_GETFL": 3, "F_SETFL": 4,
                     "SO_REUSEADDR": 2, "TCP_NODELAY": 1, "TCP_CORK": 3, "SOL_TCP": 6,
-                    "TCP_MAXSEG": 2, "TCP_INFO": 11, "TCP_USER_TIMEOUT": 18}
+                    "TCP_MAXSEG": 2, "TCP_INFO": 11, "TCP_USER_TIMEOUT": 18,
+                    "SIOCINQ": 0x541B, "FIONREAD": 0x541B, "SIOCOUTQ": 0x5411,
+                    "TIOCOUTQ": 0x5411, "SIOCOUTQNSD": 0x894B, "SIOCATMARK": 0x8905}
 
 
 def _sock(player: Player, expr: Any) -> Any:
@@ -744,6 +747,16 @@ def _getsockopt(player: Player, call: Syscall) -> int:
     return 0
 
 
+def _ioctl(player: Player, call: Syscall) -> int:
+    """``ioctl(fd, SIOCINQ, [value]) = 0``: the value must match."""
+    value = _sock(player, call.args[0]).ioctl(_constant(call.args[1]))
+    want = call.args[2] if len(call.args) > 2 else Ellipsis
+    if isinstance(want, Array) and len(want.items) == 1 and want.items[0] is not Ellipsis:
+        if value != _constant(want.items[0]):
+            raise Mismatch(f"ioctl() value {value}, expected {_constant(want.items[0])}")
+    return 0
+
+
 def _fcntl(player: Player, call: Syscall) -> int:
     sock = _sock(player, call.args[0])
     command = _constant(call.args[1])
@@ -759,5 +772,5 @@ SYSCALLS: dict[str, Callable[[Player, Syscall], int]] = {
     "socket": _socket, "bind": _bind, "listen": _listen, "accept": _accept,
     "connect": _connect, "read": _read, "recv": _recv, "write": _write, "send": _send,
     "close": _close, "shutdown": _shutdown, "setsockopt": _setsockopt, "fcntl": _fcntl,
-    "getsockopt": _getsockopt,
+    "getsockopt": _getsockopt, "ioctl": _ioctl,
 }

@@ -1,0 +1,56 @@
+"""ioctl(2) on a TCP socket (Linux ``tcp_ioctl``): what is waiting to be read, what is
+not yet acknowledged or not yet sent. packetdrill's validate and ioctl scripts check
+SIOCINQ against the same rules (tests/tools/test_packetdrill.py)."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from tcpkit.links.sim import Network
+from tcpkit.stack.sock import SIOCATMARK, SIOCINQ, SIOCOUTQ, SIOCOUTQNSD
+
+
+def test_queues_seen_through_ioctl() -> None:
+    seen: dict[str, int] = {}
+    with Network() as net:
+        a = net.add_host("a", "192.0.2.1/24")
+        b = net.add_host("b", "192.0.2.2/24")
+        net.link(a, b, delay=0.001)
+
+        def server() -> None:
+            import tcpkit.socket as socket  # noqa: PLC0415 (the actor's host)
+            listener = socket.create_server(("0.0.0.0", 80))
+            with pytest.raises(OSError) as caught:
+                listener.ioctl(SIOCINQ)
+            seen["listener"] = caught.value.errno or 0
+            conn, _ = listener.accept()
+            net.sleep(0.05)
+            seen["inq"] = conn.ioctl(SIOCINQ)
+            seen["mark"] = conn.ioctl(SIOCATMARK)
+            conn.recv(300)
+            seen["inq_after"] = conn.ioctl(SIOCINQ)
+            net.sleep(0.05)
+            seen["inq_fin"] = conn.ioctl(SIOCINQ)  # the FIN is not a byte to read
+            with pytest.raises(OSError) as caught:
+                conn.ioctl(0x1234)
+            seen["other"] = caught.value.errno or 0
+            conn.close()
+
+        def client() -> None:
+            import tcpkit.socket as socket  # noqa: PLC0415
+            conn = socket.create_connection(("192.0.2.2", 80))
+            conn.send(b"x" * 1000)
+            seen["outq"] = conn.ioctl(SIOCOUTQ)  # in flight, not yet acknowledged
+            seen["notsent"] = conn.ioctl(SIOCOUTQNSD)
+            net.sleep(0.06)
+            conn.shutdown(socket.SHUT_WR)
+            net.sleep(0.1)
+            conn.close()
+
+        net.spawn(b, server)
+        net.spawn(a, client)
+        net.run()
+    assert seen == {"listener": errno.EINVAL, "inq": 1000, "mark": 0, "inq_after": 700,
+                    "inq_fin": 700, "other": errno.ENOTTY, "outq": 1000, "notsent": 0}

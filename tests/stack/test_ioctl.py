@@ -20,7 +20,7 @@ def test_queues_seen_through_ioctl() -> None:
         net.link(a, b, delay=0.001)
 
         def server() -> None:
-            import tcpkit.socket as socket  # noqa: PLC0415 (the actor's host)
+            from tcpkit import socket
             listener = socket.create_server(("0.0.0.0", 80))
             with pytest.raises(OSError) as caught:
                 listener.ioctl(SIOCINQ)
@@ -39,7 +39,7 @@ def test_queues_seen_through_ioctl() -> None:
             conn.close()
 
         def client() -> None:
-            import tcpkit.socket as socket  # noqa: PLC0415
+            from tcpkit import socket
             conn = socket.create_connection(("192.0.2.2", 80))
             conn.send(b"x" * 1000)
             seen["outq"] = conn.ioctl(SIOCOUTQ)  # in flight, not yet acknowledged

@@ -89,9 +89,20 @@ def test_gso_packets_are_autosized_by_pacing_rate_and_rtt() -> None:
     about 1 ms at the pacing rate (2 * cwnd * MSS / SRTT: 2.9 MB/s, under 2 segments),
     so two segments; ``__tcp_transmit_skb`` forces PSH on the last segment of every
     GSO packet of more than one segment."""
-    conn, peer = established(rtt=0.01)
+    conn, peer = established("client", rtt=0.01)
     peer.call("send", b"x" * (5 * MSS))
     assert [bool(r.flags & PSH) for r in peer.last_replies] == [False, True, False, True, True]
+
+
+def test_no_pacing_limit_right_after_a_passive_open() -> None:
+    """Linux's child socket gets its first RTT only after tcp_ack has run for the
+    handshake's ACK, so its pacing rate stays unlimited until an ACK of data: the
+    first write leaves in half-cwnd GSO packets, whatever the RTT (packetdrill's
+    prr-ss-* scripts, which Linux passes, depend on it)."""
+    conn, peer = established("server", rtt=0.01)
+    peer.call("send", b"x" * (10 * MSS))
+    assert [bool(r.flags & PSH) for r in peer.last_replies] == [False] * 4 + [True] + \
+        [False] * 4 + [True]
 
 
 def test_half_of_cwnd_per_gso_packet() -> None:

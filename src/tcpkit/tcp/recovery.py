@@ -550,6 +550,16 @@ class Recovery(Rack):
         elif flag & FLAG_DATA_ACKED:
             self.cc.cong_avoid(self, acked_sacked)
             self.snd_cwnd_stamp = now
+        if flag & FLAG_SYN_ACKED and self.passive:
+            # The ACK completing a passive open: Linux's child socket has no RTT yet
+            # when tcp_ack runs (tcp_synack_rtt_meas comes after), so the pacing rate
+            # stays unlimited until the next ACK of data.
+            self.pacing_rate = -1
+        elif flag & (FLAG_ACKED | FLAG_DATA_SACKED) or self.ca_state != CAState.OPEN:
+            # Linux recomputes it on every ACK, but its inputs (cwnd, SRTT) only move on
+            # these; a data segment acknowledging nothing takes the fast path in Linux,
+            # which leaves it alone (and so does tcpkit's, whichever path runs).
+            self._update_pacing_rate()
 
     def _enter_loss(self) -> None:
         """Linux ``tcp_enter_loss`` (RFC 5681 §3.1 (4)-(5)): after an RTO everything

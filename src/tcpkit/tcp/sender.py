@@ -114,18 +114,24 @@ class Sender(Receiver):
     def _data_end(self) -> int:
         return self.send_buffer.end
 
+    def _update_pacing_rate(self) -> None:
+        """Linux ``tcp_update_pacing_rate``, run for each ACK (``tcp_cong_control``):
+        cwnd per SRTT, doubled in slow start (below half ssthresh), +20% after; in bytes
+        per second. Without an RTT yet Linux skips the division: no limit (-1)."""
+        srtt = self.rtt.srtt_us
+        if not srtt:
+            self.pacing_rate = -1
+            return
+        ratio = PACING_SS_RATIO if self.cwnd < self.ssthresh >> 1 else PACING_CA_RATIO
+        self.pacing_rate = (self.mss_cache * 80_000 * ratio
+                            * max(self.cwnd, self.packets_out) // srtt)
+
     def _tso_segs(self, mss: int) -> int:
         """Linux ``tcp_tso_autosize``: how many segments one GSO buffer may carry, about
-        a millisecond's worth at the pacing rate (``tcp_update_pacing_rate``: cwnd per
-        SRTT, doubled in slow start, +20% after), more for a close peer (a 64 KB
+        a millisecond's worth at the pacing rate, more for a close peer (a 64 KB
         allowance halved per 512 µs of min RTT), at least two, at most 64 KB."""
-        srtt = self.rtt.srtt_us
-        if srtt:
-            ratio = PACING_SS_RATIO if self.cwnd < self.ssthresh >> 1 else PACING_CA_RATIO
-            rate = self.mss_cache * 80_000 * ratio * max(self.cwnd, self.packets_out) // srtt
-            size = rate >> PACING_SHIFT
-        else:
-            size = GSO_MAX_SIZE  # no pacing rate yet: unlimited
+        rate = self.pacing_rate
+        size = GSO_MAX_SIZE if rate < 0 else rate >> PACING_SHIFT
         shift = self.rtt.min_rtt_us >> TSO_RTT_LOG
         if shift < 32:
             size += GSO_MAX_SIZE >> shift

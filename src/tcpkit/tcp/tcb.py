@@ -80,16 +80,16 @@ class TCB:
                  "fin_seq", "finwait2_deadline", "high_seq", "irs", "is_cwnd_limited", "iss",
                  "keepalive_deadline", "last_oow_ack_time", "last_seg_size", "local", "lost",
                  "lost_out", "lrcvtime", "lsndtime", "max_packets_out", "max_window", "mss_cache",
-                 "mss_clamp", "ofo", "ofo_fin_seq", "orphan", "out", "packets_out", "passive",
-                 "pingpong", "prior_cwnd", "prior_in_flight", "prior_ssthresh", "probes_out",
-                 "probes_tstamp", "prr_delivered", "prr_out", "pushed_seq", "rack_advanced",
-                 "rack_end_seq", "rack_mstamp", "rack_rtt_us", "rcv_mem", "rcv_mss", "rcv_nxt",
-                 "rcv_rtt_last_tsecr", "rcv_rtt_seq", "rcv_rtt_time", "rcv_rtt_us", "rcv_shutdown",
-                 "rcv_ssthresh", "rcv_tsecr", "rcv_tstamp", "rcv_tsval", "rcv_up", "rcv_wnd",
-                 "rcv_wscale", "rcv_wup", "rcvbuf", "rcvq_space", "rcvq_space_seq",
-                 "rcvq_space_time", "recv_queue", "remote", "reopen_isn", "reord_seen",
-                 "reordering", "retrans_out", "retrans_stamp", "retransmits", "rtt", "rtx",
-                 "sack_blocks", "sack_ca_rtt_us", "sack_ok", "sack_rtt_us", "sacked_out",
+                 "mss_clamp", "ofo", "ofo_fin_seq", "orphan", "out", "pacing_rate", "packets_out",
+                 "passive", "pingpong", "prior_cwnd", "prior_in_flight", "prior_ssthresh",
+                 "probes_out", "probes_tstamp", "prr_delivered", "prr_out", "pushed_seq",
+                 "rack_advanced", "rack_end_seq", "rack_mstamp", "rack_rtt_us", "rcv_mem",
+                 "rcv_mss", "rcv_nxt", "rcv_rtt_last_tsecr", "rcv_rtt_seq", "rcv_rtt_time",
+                 "rcv_rtt_us", "rcv_shutdown", "rcv_ssthresh", "rcv_tsecr", "rcv_tstamp",
+                 "rcv_tsval", "rcv_up", "rcv_wnd", "rcv_wscale", "rcv_wup", "rcvbuf", "rcvq_space",
+                 "rcvq_space_seq", "rcvq_space_time", "recv_queue", "remote", "reopen_isn",
+                 "reord_seen", "reordering", "retrans_out", "retrans_stamp", "retransmits", "rtt",
+                 "rtx", "sack_blocks", "sack_ca_rtt_us", "sack_ok", "sack_rtt_us", "sacked_out",
                  "saw_tstamp", "scaling_ratio", "secrets", "send_buffer", "snd_cwnd_stamp",
                  "snd_cwnd_used", "snd_nxt", "snd_shutdown", "snd_sml", "snd_una", "snd_up",
                  "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "sndbuf", "soft_error", "ssthresh",
@@ -249,6 +249,7 @@ class TCB:
         self.rack_end_seq = 0
         self.rack_rtt_us = 0
         self.rack_advanced = False
+        self.pacing_rate = -1  # bytes/s (Linux sk_pacing_rate); -1 unlimited, as at first
         self.max_packets_out = 0
         self.is_cwnd_limited = False
         self.prr_delivered = 0

@@ -95,6 +95,12 @@ class ConnectionConfig:
     slow_start_after_idle: bool = True  # net.ipv4.tcp_slow_start_after_idle
     reordering: int = 3  # net.ipv4.tcp_reordering: duplicate ACKs before fast retransmit
     max_reordering: int = 300  # net.ipv4.tcp_max_reordering: how far reordering may grow
+    # GSO packet sizing (tcp_tso_autosize) and the pacing rate it reads.
+    min_tso_segs: int = 2  # net.ipv4.tcp_min_tso_segs
+    tso_rtt_log: int = 9  # net.ipv4.tcp_tso_rtt_log: the allowance halves per 2^n µs
+    tso_win_divisor: int = 3  # net.ipv4.tcp_tso_win_divisor (tcp_tso_should_defer)
+    pacing_ss_ratio: int = 200  # net.ipv4.tcp_pacing_ss_ratio (% of cwnd/SRTT)
+    pacing_ca_ratio: int = 120  # net.ipv4.tcp_pacing_ca_ratio
     # net.ipv4.tcp_recovery: 0x4 no duplicate-ACK threshold in RACK (0x1, RACK itself,
     # is always on in Linux 6.18; 0x2, a static window, is what tcpkit always has).
     recovery: int = 1

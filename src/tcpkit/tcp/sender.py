@@ -40,12 +40,7 @@ from tcpkit.tcp.tcb import (
 from tcpkit.wire.tcp import ACK, FIN, PSH, SYN
 
 GSO_MAX_SIZE = 65536  # a device's default gso_max_size (GSO_LEGACY_MAX_SIZE)
-MIN_TSO_SEGS = 2  # net.ipv4.tcp_min_tso_segs
-TSO_RTT_LOG = 9  # net.ipv4.tcp_tso_rtt_log: the allowance halves per 2^9 µs of min RTT
-TSO_WIN_DIVISOR = 3  # net.ipv4.tcp_tso_win_divisor
 PACING_SHIFT = 10  # sk_pacing_shift: a GSO packet is ~1 ms (2^-10 s) at the pacing rate
-PACING_SS_RATIO = 200  # net.ipv4.tcp_pacing_ss_ratio (%)
-PACING_CA_RATIO = 120  # net.ipv4.tcp_pacing_ca_ratio (%)
 NAGLE_OFF = 1  # TCP_NODELAY
 NAGLE_CORK = 2  # TCP_CORK or MSG_MORE
 NAGLE_PUSH = 4  # push everything (a FIN, a probe)
@@ -122,7 +117,8 @@ class Sender(Receiver):
         if not srtt:
             self.pacing_rate = -1
             return
-        ratio = PACING_SS_RATIO if self.cwnd < self.ssthresh >> 1 else PACING_CA_RATIO
+        cfg = self.config
+        ratio = cfg.pacing_ss_ratio if self.cwnd < self.ssthresh >> 1 else cfg.pacing_ca_ratio
         self.pacing_rate = (self.mss_cache * 80_000 * ratio
                             * max(self.cwnd, self.packets_out) // srtt)
 
@@ -132,10 +128,10 @@ class Sender(Receiver):
         allowance halved per 512 µs of min RTT), at least two, at most 64 KB."""
         rate = self.pacing_rate
         size = GSO_MAX_SIZE if rate < 0 else rate >> PACING_SHIFT
-        shift = self.rtt.min_rtt_us >> TSO_RTT_LOG
+        shift = self.rtt.min_rtt_us >> self.config.tso_rtt_log
         if shift < 32:
             size += GSO_MAX_SIZE >> shift
-        return max(min(size, GSO_MAX_SIZE) // mss, MIN_TSO_SEGS)
+        return max(min(size, GSO_MAX_SIZE) // mss, self.config.min_tso_segs)
 
     def _write_xmit(self, now: float, nonagle: int, push_one: int = 0) -> bool:
         """Linux ``tcp_write_xmit``: send what cwnd, the peer's window and Nagle allow,
@@ -248,7 +244,10 @@ class Sender(Receiver):
         limit = min(send_win, cong_win)
         if limit >= max_segs * mss or (not last and limit >= length):
             return False, False
-        if limit >= min(self.snd_wnd, self.cwnd * mss) // TSO_WIN_DIVISOR:
+        divisor = self.config.tso_win_divisor
+        if divisor and limit >= min(self.snd_wnd, self.cwnd * mss) // divisor:
+            return False, False
+        if not divisor and limit > 3 * mss:  # tcp_max_tso_deferred_mss
             return False, False
         if not self.rtx:
             return False, False

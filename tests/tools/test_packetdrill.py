@@ -168,3 +168,17 @@ def test_cli_bad_arguments(args: tuple[str, ...], message: str) -> None:
     done = tcpkit(*args)
     assert done.returncode == 2 and message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_tolerance_grows_with_the_gap() -> None:
+    """packetdrill's tolerance is the larger of --tolerance_usecs (4 ms) and
+    --tolerance_percent (12.5%) of the time since the previous event: a loss probe
+    316 ms after the write passes for "+.3" (37.5 ms), not with the share at 0."""
+    body = HANDSHAKE + """
+   +0 write(4, ..., 1000) = 1000
+   +0 > P. 1:1001(1000) ack 1
+  +.3 > P. 1:1001(1000) ack 1
+"""
+    assert play(body).status == PASS
+    strict = play("--tolerance_percent=0\n" + body)
+    assert strict.status == FAIL and "sent at 0.416000" in strict.message

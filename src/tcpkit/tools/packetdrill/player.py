@@ -3,9 +3,11 @@
 The host (192.168.0.1, as packetdrill's local address) sits on the simulated network
 with a cable whose other end is the script: ``<`` packets are put on it from the remote
 address (192.0.2.1) at their times, ``>`` packets are what the host must send, matched
-with packetdrill's rules (times within the tolerance: ``--tolerance_usecs``, 4 ms by
-default; sequence numbers relative to each side's ISN; an expected multi-segment packet
-may arrive as several segments unless ``--strict_segments``; TS values not checked).
+with packetdrill's rules (times within the tolerance: the larger of
+``--tolerance_usecs``, 4 ms by default, and ``--tolerance_percent``, 12.5% by default, of
+the time since the previous event; sequence numbers relative to each side's ISN; an
+expected multi-segment packet may arrive as several segments unless
+``--strict_segments``; TS values not checked).
 System calls run as simulated programs through tcpkit's socket API, each on its own so
 that a blocking one lets the script go on; the fd numbers of the script map to tcpkit
 sockets. The result of a script is PASS, FAIL with the line and the first mismatch, or
@@ -68,6 +70,7 @@ PORT = 8080  # packetdrill's bind and connect port
 REMOTE_PORT = 40000  # the remote end's port for connections the script opens
 REMOTE_ISN = 1_000_000  # where the script's relative inbound sequence numbers start
 TOLERANCE = 0.004  # --tolerance_usecs default
+TOLERANCE_SHARE = 0.125  # --tolerance_percent default: of the time since the last event
 # The shortest wait: a parked script lets the host's other programs (a call it just
 # started) run before its own timeout, which the scheduler would otherwise pick first.
 YIELD = 1e-9
@@ -137,6 +140,9 @@ class Player:
         self.pending: list[tuple[Event, Any, float | None, dict[str, Any]]] = []
         option = script.options.get("tolerance_usecs")
         self.tolerance = int(option) / 1e6 if option else TOLERANCE
+        percent = script.options.get("tolerance_percent")
+        self.tolerance_share = float(percent) / 100 if percent else TOLERANCE_SHARE
+        self.slack = self.tolerance  # this event's: the larger of both rules
         self.strict = "strict_segments" in script.options
         self.unknown_sysctls: list[str] = []
 
@@ -152,8 +158,8 @@ class Player:
             if self.refused:
                 raise Unsupported(self.refused)
             for name in self.script.options:
-                if name not in ("tolerance_usecs", "strict_segments", "mss", "local_ip",
-                                "remote_ip"):
+                if name not in ("tolerance_usecs", "tolerance_percent", "strict_segments",
+                                "mss", "local_ip", "remote_ip"):
                     raise Unsupported(f"option --{name}")
             if self.script.init is not None:
                 self._command(self.script.init)
@@ -178,6 +184,7 @@ class Player:
             for event in self.script.events:
                 line = event.line
                 when = self._when(event, previous)
+                self.slack = max(self.tolerance, self.tolerance_share * (when - previous))
                 self._advance_to(when)
                 # A packet expected in a range, or at any time, moves the script's clock
                 # to when it really left.
@@ -392,14 +399,14 @@ class Player:
         """The next packet the host sent must be ``packet``, sent at ``when`` (or
         between ``when`` and ``latest``) give or take the tolerance. Returns when it
         was sent."""
-        last = (when if latest is None else latest) + self.tolerance
+        last = (when if latest is None else latest) + self.slack
         self.net.wait(lambda: bool(self.sniffed), None if anytime else
                       max(last - self.net.now, YIELD))
         window = f"{when:.6f}" if latest is None else f"{when:.6f}~{latest:.6f}"
         if not self.sniffed:
             raise Mismatch(f"expected {self._show(packet)} at {window}, nothing was sent")
         sent_at, seg = self.sniffed.pop(0)
-        if not anytime and not when - self.tolerance - 1e-9 <= sent_at <= last + 1e-9:
+        if not anytime and not when - self.slack - 1e-9 <= sent_at <= last + 1e-9:
             raise Mismatch(f"{self._show(packet)} expected at {window}, sent at "
                            f"{sent_at:.6f} ({self._show_seg(seg)})")
         self._compare(packet, seg, last)
@@ -494,7 +501,7 @@ class Player:
         handler = SYSCALLS.get(call.name)
         if handler is None:
             raise Unsupported(f"system call {call.name}()")
-        box: dict[str, Any] = {}
+        box: dict[str, Any] = {"slack": self.slack}
 
         def run() -> None:
             try:
@@ -512,7 +519,7 @@ class Player:
         end = None if call.end is None else (
             when - event.time.start + call.end if event.time.relative else call.end)
         self.pending.append((event, actor, end, box))
-        limit = (end if end is not None else when) + self.tolerance
+        limit = (end if end is not None else when) + self.slack
         if end is None:
             self.net.wait(lambda: actor.done, max(limit - self.net.now, YIELD))
             if not actor.done:
@@ -536,7 +543,7 @@ class Player:
             raise Unsupported(box["unsupported"])
         if "mismatch" in box:
             raise Mismatch(f"line {event.line}: {box['mismatch']}")
-        if end is not None and abs(box["at"] - end) > self.tolerance + 1e-9:
+        if end is not None and abs(box["at"] - end) > box["slack"] + 1e-9:
             raise Mismatch(f"line {event.line}: {call.name}() returned at {box['at']:.6f}, "
                            f"expected at {end:.6f}")
         if "errno" in box:

@@ -739,28 +739,29 @@ def _setsockopt(player: Player, call: Syscall) -> int:
     return 0
 
 
+def _check_out_value(call: Syscall, index: int, value: object) -> None:
+    """A value the call writes back (``[1100]``) must be the one the script gives;
+    ``...`` or no argument checks nothing."""
+    want = call.args[index] if len(call.args) > index else Ellipsis
+    if want is Ellipsis:
+        return
+    if not (isinstance(want, Array) and len(want.items) == 1):
+        raise Unsupported(f"{call.name}() value {want!r}")
+    if want.items[0] is not Ellipsis and value != _constant(want.items[0]):
+        raise Mismatch(f"{call.name}() value {value}, expected {_constant(want.items[0])}")
+
+
 def _getsockopt(player: Player, call: Syscall) -> int:
     """``getsockopt(fd, level, name, [value], [len]) = 0``: the value must match."""
     sock = _sock(player, call.args[0])
     level, name = _constant(call.args[1]), _constant(call.args[2])
-    value = sock.getsockopt(level, name)
-    want = call.args[3] if len(call.args) > 3 else Ellipsis
-    if isinstance(want, Array) and len(want.items) == 1 and want.items[0] is not Ellipsis:
-        expected = _constant(want.items[0])
-        if value != expected:
-            raise Mismatch(f"getsockopt() value {value}, expected {expected}")
-    elif want is not Ellipsis:
-        raise Unsupported(f"getsockopt() value {want!r}")
+    _check_out_value(call, 3, sock.getsockopt(level, name))
     return 0
 
 
 def _ioctl(player: Player, call: Syscall) -> int:
     """``ioctl(fd, SIOCINQ, [value]) = 0``: the value must match."""
-    value = _sock(player, call.args[0]).ioctl(_constant(call.args[1]))
-    want = call.args[2] if len(call.args) > 2 else Ellipsis
-    if isinstance(want, Array) and len(want.items) == 1 and want.items[0] is not Ellipsis:
-        if value != _constant(want.items[0]):
-            raise Mismatch(f"ioctl() value {value}, expected {_constant(want.items[0])}")
+    _check_out_value(call, 2, _sock(player, call.args[0]).ioctl(_constant(call.args[1])))
     return 0
 
 

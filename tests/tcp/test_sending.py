@@ -9,6 +9,7 @@ import errno
 import pytest
 
 from tcpkit.tcp.events import SendSpaceFreed
+from tcpkit.tcp.tcb import WQ_EOR, WQ_PSH
 from tcpkit.wire.tcp import ACK, PSH
 from tests.tcp.kit import established
 
@@ -201,3 +202,19 @@ def test_gso_size_goal_marks_psh_per_large_skb() -> None:
     assert ends == [(2 + goal, 0), (2 + 2 * goal, 1), (2 + 3 * goal, 0), (100_002, 1)]
 
 
+
+
+def test_msg_eor_ends_a_buffer() -> None:
+    """MSG_EOR (Linux skb->eor): nothing is appended to the buffer that ends such a
+    write, and it is not merged with the next one when it leaves, so the record
+    boundary stays a packet boundary (packetdrill's eor/ scripts check the wire)."""
+    conn, peer = established(rtt=0.0001, nodelay=True)
+    conn.cwnd = 0  # hold everything in the write queue
+    peer.call("send", b"a" * 400, eor=True)
+    peer.call("send", b"b" * 400)
+    assert [(end - conn.iss, bits) for end, bits in conn.write_queue] == [
+        (401, WQ_PSH | WQ_EOR), (801, WQ_PSH)]
+    conn.cwnd = 10
+    replies = peer.send(peer.ack(win=1000))  # a window update: the queue may go now
+    assert [(r.seq, r.length, bool(r.flags & PSH)) for r in replies] == [
+        (1, 400, True), (401, 400, True)]

@@ -165,8 +165,9 @@ class socket:  # noqa: N801 (the stdlib's name)
     def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:
         more = bool(flags & getattr(_stdlib, "MSG_MORE", 0x8000))
         oob = bool(flags & _stdlib.MSG_OOB)
+        eor = bool(flags & _stdlib.MSG_EOR)
         timeout = self._dontwait(flags)
-        return self._call(lambda: self._sock.send(data, more=more, oob=oob),
+        return self._call(lambda: self._sock.send(data, more=more, oob=oob, eor=eor),
                           self._sock.writable, timeout)
 
     def _dontwait(self, flags: int) -> Any:

@@ -266,13 +266,13 @@ class TcpSock:
     # -- data --------------------------------------------------------------------------
 
     def send(self, data: bytes | bytearray | memoryview, *, more: bool = False,
-             oob: bool = False) -> int:
+             oob: bool = False, eor: bool = False) -> int:
         self._usable()
         conn = self.conn
         if conn is None:
             raise _err(errno.EPIPE if self.listener is None else errno.ENOTCONN)
         try:
-            return conn.send(data, self.host.now, more=more, urgent=oob)
+            return conn.send(data, self.host.now, more=more, urgent=oob, eor=eor)
         finally:
             self._after(conn)
 

@@ -30,6 +30,8 @@ from tcpkit.tcp.events import SendSpaceFreed
 from tcpkit.tcp.receiver import Receiver
 from tcpkit.tcp.state import State
 from tcpkit.tcp.tcb import (
+    WQ_EOR,
+    WQ_PSH,
     XMIT_LOSS_PROBE,
     XMIT_NONE,
     XMIT_PROBE0,
@@ -168,7 +170,7 @@ class Sender(Receiver):
                 quota = min(max(self.cwnd >> 1, 1), self.cwnd - in_flight)
             quota = min(quota, max_segs)
             head = queue[0]
-            if len(queue) > 1 and quota * mss > head[0] - seq:
+            if len(queue) > 1 and not head[1] & WQ_EOR and quota * mss > head[0] - seq:
                 self._grow_head(quota * mss - (head[0] - seq))
             length = head[0] - seq
             last = len(queue) == 1
@@ -181,17 +183,21 @@ class Sender(Receiver):
                         or not self._nagle_holds(length < mss, nonagle)):
                     break
             elif not push_one:
-                defer, limited = self._tso_should_defer(seq, length, last, fin, max_segs, now)
+                defer, limited = self._tso_should_defer(seq, length, last,
+                                                        fin or bool(head[1] & WQ_EOR),
+                                                        max_segs, now)
                 cwnd_limited |= limited
                 if defer:
                     break
             limit = mss
             if segs > 1 and not self.urg_mode:
                 limit = self._mss_split_point(seq, length, last, mss, quota, nonagle)
-            psh = bool(head[1])
-            if length > limit:
-                length, fin, psh = limit, False, False  # tso_fragment: the rest keeps them
+            psh, eor = bool(head[1] & WQ_PSH), bool(head[1] & WQ_EOR)
+            if length > limit:  # tso_fragment: the rest keeps them
+                length, fin, psh, eor = limit, False, False, False
             sent += self._transmit_burst(seq, length, fin, psh, mss, now)
+            if eor:
+                self.rtx[-1].eor = True
             if push_one:
                 break
         cwnd_limited |= self._in_flight() >= self.cwnd
@@ -231,8 +237,8 @@ class Sender(Receiver):
             return needed - partial
         return needed
 
-    def _tso_should_defer(self, seq: int, length: int, last: bool, fin: bool, max_segs: int,
-                          now: float) -> tuple[bool, bool]:
+    def _tso_should_defer(self, seq: int, length: int, last: bool, final: bool,
+                          max_segs: int, now: float) -> tuple[bool, bool]:
         """Linux ``tcp_tso_should_defer``: hold a buffer that cannot go whole when an
         ACK, due within min(SRTT/2, 1 ms), will let more of it go, and something was sent
         less than 1 ms ago. Returns (defer, cwnd-limited)."""
@@ -259,7 +265,7 @@ class Sender(Receiver):
                 return True, True
         elif send_win <= length:
             return True, False
-        return not fin, False
+        return not final, False  # a FIN or MSG_EOR buffer gets no more data: no wait
 
     def _transmit_burst(self, seq: int, length: int, fin: bool, psh: bool, mss: int,
                         now: float) -> int:
@@ -400,12 +406,14 @@ class Sender(Receiver):
         limit = min(self._current_mss(), self.snd_una + self.snd_wnd - seg.seq)
         while i + 1 < len(rtx):
             nxt = rtx[i + 1]
-            if seg.flags & FIN or nxt.sacked or nxt.flags & SYN or nxt.ever_retransmitted:
+            if (seg.flags & FIN or seg.eor or nxt.sacked or nxt.flags & SYN
+                    or nxt.ever_retransmitted):
                 break
             if nxt.end - seg.seq - (1 if nxt.flags & FIN else 0) > limit:
                 break
             seg.end = nxt.end
             seg.flags |= nxt.flags & (FIN | PSH)
+            seg.eor = nxt.eor
             if nxt.lost:
                 self.lost_out -= 1
             del rtx[i + 1]
@@ -484,7 +492,7 @@ class Sender(Receiver):
             mss = self._current_mss()
             if wnd_end - seq < end_seq - seq or length > mss:
                 length = min(wnd_end - seq, mss)
-                queue[0][1] = 1  # PSH is set before the split: the rest keeps it
+                queue[0][1] |= WQ_PSH  # set before the split: the rest keeps it
             fin = self.fin_queued and last and seq + length == head_end
             self._transmit_new(seq, length, fin, True, now)
             return

@@ -35,6 +35,11 @@ class CAState(IntEnum):
     LOSS = 4
 
 
+# Bits of a write-queue buffer (TCB.write_queue): PSH, and MSG_EOR (Linux skb->eor:
+# nothing may be appended to it, nor merged into it).
+WQ_PSH = 1
+WQ_EOR = 2
+
 # What the shared retransmit timer slot is armed for (Linux ICSK_TIME_*).
 XMIT_NONE = 0
 XMIT_RETRANS = 1
@@ -64,6 +69,7 @@ class SentSegment:
     sacked: bool = False
     lost: bool = False
     delivered: int = 0  # the connection's delivered count when last sent (Linux tx.delivered)
+    eor: bool = False  # ends a MSG_EOR write: never merged with what follows
 
 
 class TCB:
@@ -146,8 +152,8 @@ class TCB:
         self.send_buffer = SendBuffer(0)
         # Queues are lists, not deques, and drop their heads in slices: an empty deque
         # costs 760 bytes, an empty list 56, and an idle connection should be small.
-        # The unsent write-queue buffers (Linux skbs), as [end, psh] pairs; the first
-        # begins at snd_nxt. A write's PSH sits on the buffer that ends it.
+        # The unsent write-queue buffers (Linux skbs), as [end, WQ_* bits] pairs; the
+        # first begins at snd_nxt. A write's PSH sits on the buffer that ends it.
         self.write_queue: list[list[int]] = []
         self.rtx: list[SentSegment] = []  # sent, unacknowledged (in order)
         self.snd_sml = 0  # end of the last small segment sent (Nagle, Minshall)

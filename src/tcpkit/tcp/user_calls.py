@@ -22,7 +22,7 @@ from tcpkit.tcp.config import TCP_DEFAULT_MSS
 from tcpkit.tcp.segment_arrives import SegmentArrives
 from tcpkit.tcp.sender import GSO_MAX_SIZE, NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
 from tcpkit.tcp.state import Event, State
-from tcpkit.tcp.tcb import ACK_PUSHED, ACK_PUSHED2
+from tcpkit.tcp.tcb import ACK_PUSHED, ACK_PUSHED2, WQ_EOR, WQ_PSH
 
 
 def _os_error(code: int) -> OSError:
@@ -80,7 +80,7 @@ class UserCalls(SegmentArrives):
     # -- SEND (§3.10.2) ----------------------------------------------------------------
 
     def send(self, data: bytes | bytearray | memoryview, now: float, *, more: bool = False,
-             urgent: bool = False) -> int:
+             urgent: bool = False, eor: bool = False) -> int:
         """Queue ``data`` for sending; returns how many bytes were taken (all of them,
         or as many as the send buffer has room for). Raises :class:`WouldBlock` if none
         fit, or before the handshake completes; OSError for the connection's error."""
@@ -102,11 +102,14 @@ class UserCalls(SegmentArrives):
         if room <= 0:
             self.write_blocked = True
             raise WouldBlock("send buffer full")
+        whole = len(data) <= room
         data = data[:room]
         if not self.packets_out and self.config.slow_start_after_idle:
             self._slow_start_after_idle_check(now)
         self.send_buffer.append(data)
         self._queue_write(len(data), now)
+        if eor and whole:  # MSG_EOR: once the whole message is in (tcp_sendmsg_locked)
+            self.write_queue[-1][1] |= WQ_EOR
         if urgent:  # tcp_push's tcp_mark_urg, once the write is queued
             self.snd_up = self.write_seq  # BSD: the pointer points after the urgent byte
             self.urg_mode = True
@@ -124,7 +127,7 @@ class UserCalls(SegmentArrives):
     def _mark_push(self) -> None:
         """Linux ``tcp_mark_push``: PSH on the last write-queue buffer."""
         if self.write_queue:
-            self.write_queue[-1][1] = 1
+            self.write_queue[-1][1] |= WQ_PSH
         self.pushed_seq = self.write_seq
 
     def _size_goal(self) -> int:
@@ -152,10 +155,10 @@ class UserCalls(SegmentArrives):
         copied = False
         while pos < end:
             start = queue[-2][0] if len(queue) > 1 else self.snd_nxt
-            if queue and queue[-1][0] - start < goal:
+            if queue and queue[-1][0] - start < goal and not queue[-1][1] & WQ_EOR:
                 tail = queue[-1]
                 if not copied:
-                    tail[1] = 0
+                    tail[1] &= ~WQ_PSH
             else:
                 start = pos
                 tail = [pos, 0]

@@ -5,11 +5,14 @@ SIOCINQ against the same rules (tests/tools/test_packetdrill.py)."""
 from __future__ import annotations
 
 import errno
+from types import SimpleNamespace
 
 import pytest
 
 from tcpkit.links.sim import Network
-from tcpkit.stack.sock import SIOCATMARK, SIOCINQ, SIOCOUTQ, SIOCOUTQNSD
+from tcpkit.stack.sock import SIOCATMARK, SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, TcpSock
+from tcpkit.wire.tcp import ACK, PSH, URG
+from tests.tcp.kit import established
 
 
 def test_queues_seen_through_ioctl() -> None:
@@ -54,3 +57,21 @@ def test_queues_seen_through_ioctl() -> None:
         net.run()
     assert seen == {"listener": errno.EINVAL, "inq": 1000, "mark": 0, "inq_after": 700,
                     "inq_fin": 700, "other": errno.ENOTTY, "outq": 1000, "notsent": 0}
+
+
+def test_urgent_data_bounds_siocinq_and_sets_the_mark() -> None:
+    """Linux ``tcp_inq``: with an urgent byte not read inline, SIOCINQ counts only up to
+    it; SIOCATMARK is 1 when the next byte to read is the urgent one, before and after
+    it was taken with MSG_OOB."""
+    conn, peer = established()
+    peer.send(peer.data(b"ab!cd", flags=ACK | PSH | URG, urgent=3))
+    sock = SimpleNamespace(tcp_state=conn.state, conn=conn)
+
+    def ioctl(request: int) -> int:
+        return TcpSock.ioctl(sock, request)  # type: ignore[arg-type]
+
+    assert (ioctl(SIOCINQ), ioctl(SIOCATMARK)) == (2, 0)
+    assert peer.call("receive", 10) == b"ab"  # a read stops at the mark
+    assert (ioctl(SIOCINQ), ioctl(SIOCATMARK)) == (0, 1)
+    assert peer.call("receive_urgent") == b"!"
+    assert (ioctl(SIOCINQ), ioctl(SIOCATMARK)) == (0, 1)

@@ -218,3 +218,24 @@ def test_msg_eor_ends_a_buffer() -> None:
     replies = peer.send(peer.ack(win=1000))  # a window update: the queue may go now
     assert [(r.seq, r.length, bool(r.flags & PSH)) for r in replies] == [
         (1, 400, True), (401, 400, True)]
+
+
+def test_a_window_probe_never_carries_the_fin_past_the_window() -> None:
+    """A window exactly as large as the data left: the probe (tcp_write_wakeup) sends
+    the data and leaves the FIN, which would be one byte beyond the window, for later
+    (tcp_fragment moves it to the rest)."""
+    conn, peer = established(peer_options={"wscale": 0})
+    peer.send(peer.ack(win=0))
+    peer.call("send", b"x" * 100)
+    peer.call("shutdown")
+    peer.send(peer.ack(win=100))
+    probes = [r for _, r in peer.wait(2.0) if r.length]
+    assert probes and all(r.length == 100 and not r.fin for r in probes)
+
+
+def test_a_pure_ack_closing_the_window_is_taken() -> None:
+    """Linux ``tcp_may_update_window``: an ACK as new as the last window update may
+    always close the window to zero (a window may only otherwise grow from it)."""
+    conn, peer = established(peer_options={"wscale": 0})
+    peer.send(peer.ack(win=0))
+    assert conn.snd_wnd == 0

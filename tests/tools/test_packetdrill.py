@@ -182,3 +182,27 @@ def test_tolerance_grows_with_the_gap() -> None:
     assert play(body).status == PASS
     strict = play("--tolerance_percent=0\n" + body)
     assert strict.status == FAIL and "at 0.400000, nothing was sent" in strict.message
+
+
+@pytest.mark.parametrize("line", [
+    "+0 fcntl(4, F_SETFL, error) = 0",
+    "+0 shutdown(4) = 0",
+    "+0 < . 1:1(0) ack 1 win 70000",
+    "+0 < S 0:0(0) win 100 <wscale 300>",
+])
+def test_scripts_the_player_cannot_handle_are_unsupported_not_crashes(line: str) -> None:
+    result = play(HANDSHAKE + line + "\n")
+    assert result.status == UNSUPPORTED and result.line == 10, result
+
+
+@pytest.mark.parametrize("option", ["--tolerance_usecs=1.5", "--local_ip=10.1",
+                                    "--remote_ip=fd::1"])
+def test_bad_options_are_unsupported(option: str) -> None:
+    assert play(option + "\n" + HANDSHAKE).status == UNSUPPORTED
+
+
+def test_sysctls_tcpkit_does_not_model_are_reported() -> None:
+    root = require_packetdrill_suite()
+    result = suite.play_file(root / "gtests/net/tcp/close/close-on-syn-sent.pkt")
+    assert result.status == PASS
+    assert "net.ipv4.tcp_congestion_control" in result.ignored  # cubic: reno only

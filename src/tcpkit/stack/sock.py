@@ -307,13 +307,16 @@ class TcpSock:
             raise _err(errno.ENOTTY)
         if conn is None or state in (State.SYN_SENT, State.SYN_RECEIVED):
             return 0
+        # Linux's tp->urg_data stands from the urgent pointer's arrival until the mark
+        # is read past: tcpkit keeps that as pending / waiting / read.
+        urgent = conn.urg_pending or conn.urg_data is not None or conn.urg_read
         if request == SIOCATMARK:
-            return int(conn.urg_data is not None and conn.urg_seq == conn.copied_seq)
+            return int(urgent and conn.urg_seq == conn.copied_seq)
         if request == SIOCOUTQ:  # Linux counts a queued FIN too (write_seq - snd_una)
             return conn.write_seq - conn.snd_una
         if request == SIOCOUTQNSD:
             return conn.write_seq - conn.snd_nxt
-        if (conn.urg_data is not None and not conn.config.oob_inline
+        if (urgent and not conn.config.oob_inline
                 and conn.copied_seq <= conn.urg_seq < conn.rcv_nxt):
             return conn.urg_seq - conn.copied_seq
         unread = conn.rcv_nxt - conn.copied_seq

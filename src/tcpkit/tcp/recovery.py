@@ -172,8 +172,7 @@ class Recovery(Rack):
         Linux ``tcp_ack_update_window``."""
         flag = 0
         nwin = seg.window if seg.flags & 2 else seg.window << self.snd_wscale
-        if (ack > self.snd_una or seq > self.snd_wl1
-                or (seq == self.snd_wl1 and nwin > self.snd_wnd)):
+        if self._may_update_window(ack, seq, nwin):
             flag |= FLAG_WIN_UPDATE
             self.snd_wl1 = seq
             self.snd_wl2 = ack
@@ -184,6 +183,12 @@ class Recovery(Rack):
                     self._sync_mss()
         self._snd_una_update(ack)
         return flag
+
+    def _may_update_window(self, ack: int, seq: int, nwin: int) -> bool:
+        """Linux ``tcp_may_update_window`` (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2): the
+        segment is newer, or as new and opens the window, or closes it to zero."""
+        return (ack > self.snd_una or seq > self.snd_wl1
+                or (seq == self.snd_wl1 and (nwin > self.snd_wnd or not nwin)))
 
     def _snd_una_update(self, ack: int) -> None:
         if ack > self.snd_una:
@@ -340,7 +345,9 @@ class Recovery(Rack):
                 len(blocks) > 1 and blocks[1][0] <= blocks[0][0] and blocks[0][1] <= blocks[1][1])):
             flag |= FLAG_DSACKING_ACK
             blocks = blocks[1:]
-        for start, end in blocks:
+        # Lowest first, as tcp_sacktag_write_queue sorts them: receivers list the newest
+        # block first, and taking that order would look like reordering.
+        for start, end in sorted(blocks):
             if not (prior_snd_una - self.max_window <= start < end <= self.snd_nxt):
                 continue  # tcp_is_sackblock_valid
             for s in self.rtx:
@@ -595,7 +602,13 @@ class Recovery(Rack):
         if not self.packets_out:
             return
         rearm = False
-        for s in list(self.rtx):
+        rtx = self.rtx
+        i = -1
+        while i + 1 < len(rtx):
+            # By index: a short retransmission merges the segments after it into itself
+            # (tcp_retrans_try_collapse), and those must not be sent again.
+            i += 1
+            s = rtx[i]
             if self.cwnd - self._in_flight() <= 0:
                 break
             if self.retrans_out >= self.lost_out:

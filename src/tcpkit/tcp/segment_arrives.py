@@ -393,8 +393,7 @@ class SegmentArrives(Timers):
         nwin = seg.window << self.snd_wscale
         disordered = (
             seg.flags & ACK and seq == end == self.rcv_nxt and ack == self.snd_una
-            and not (ack > self.snd_una or seq > self.snd_wl1
-                     or (seq == self.snd_wl1 and nwin > self.snd_wnd))
+            and not self._may_update_window(ack, seq, nwin)
             and ((self.ts_recent - self.rcv_tsval) & 0xFFFFFFFF)
             <= self.rtt.rto_jiffies * 1024 // self.config.hz
         )

@@ -490,10 +490,13 @@ class Sender(Receiver):
             self.pushed_seq = max(self.pushed_seq, end_seq)
             length = head_end - seq
             mss = self._current_mss()
+            fin = self.fin_queued and last
             if wnd_end - seq < end_seq - seq or length > mss:
+                # tcp_fragment: the piece goes, the rest (and the FIN) stays, and PSH,
+                # set before the split, is on both.
                 length = min(wnd_end - seq, mss)
-                queue[0][1] |= WQ_PSH  # set before the split: the rest keeps it
-            fin = self.fin_queued and last and seq + length == head_end
+                queue[0][1] |= WQ_PSH
+                fin = False
             self._transmit_new(seq, length, fin, True, now)
             return
         if self.urg_mode and self.snd_una + 1 <= self.snd_up <= self.snd_una + 0xFFFF:

@@ -58,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if unsupported:
         print("\nUNSUPPORTED, by what is missing:")
         print(unsupported)
+    ignored = suite.ignored_table(results)
+    if ignored:
+        print("\nsysctls the scripts set that tcpkit does not model (no effect), by scripts:")
+        print(ignored)
     if root is not None:
         print(f"\nbeside Linux ({root / suite.LINUX_RESULTS}):")
         print(suite.linux_table(results, suite.read_linux_results(root)))

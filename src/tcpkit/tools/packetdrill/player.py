@@ -24,12 +24,13 @@ plus the engine's delivered, min_rtt and reord_seen; another field is UNSUPPORTE
 from __future__ import annotations
 
 import errno
+import ipaddress
 import shlex
 import socket as stdlib
 import struct
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,8 @@ class Result:
     status: str
     line: int | None = None
     message: str = ""
+    # Sysctls the script set that tcpkit does not model (they had no effect).
+    ignored: tuple[str, ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         where = f" line {self.line}" if self.line else ""
@@ -121,8 +124,8 @@ class Player:
         self.refused = ""  # why the script cannot be played, found before it starts
         for address in (self.local, self.remote):
             try:
-                stdlib.inet_aton(address)
-            except OSError:
+                ipaddress.IPv4Address(address)
+            except ValueError:
                 self.refused = f"address {address} (tcpkit plays IPv4 scripts)"
                 self.local, self.remote = LOCAL, REMOTE
         self.net = Network(seed=1)
@@ -138,10 +141,15 @@ class Player:
         self.remote_port = REMOTE_PORT
         self.last_tsval = 0
         self.pending: list[tuple[Event, Any, float | None, dict[str, Any]]] = []
-        option = script.options.get("tolerance_usecs")
-        self.tolerance = int(option) / 1e6 if option else TOLERANCE
-        percent = script.options.get("tolerance_percent")
-        self.tolerance_share = float(percent) / 100 if percent else TOLERANCE_SHARE
+        self.tolerance = TOLERANCE
+        self.tolerance_share = TOLERANCE_SHARE
+        try:
+            if script.options.get("tolerance_usecs"):
+                self.tolerance = int(script.options["tolerance_usecs"] or 0) / 1e6
+            if script.options.get("tolerance_percent"):
+                self.tolerance_share = float(script.options["tolerance_percent"] or 0) / 100
+        except ValueError:
+            self.refused = "a tolerance option that is not a number"
         self.slack = self.tolerance  # this event's: the larger of both rules
         self.strict = "strict_segments" in script.options
         self.unknown_sysctls: list[str] = []
@@ -153,6 +161,11 @@ class Player:
 
         def run() -> None:
             outcome.append(self._run())
+
+        result = self._play(outcome, run)
+        return replace(result, ignored=tuple(dict.fromkeys(self.unknown_sysctls)))
+
+    def _play(self, outcome: list[Result], run: Callable[[], None]) -> Result:
 
         try:
             if self.refused:
@@ -173,6 +186,8 @@ class Player:
                     return Result(FAIL, None, str(exc))
         except Unsupported as exc:
             return Result(UNSUPPORTED, None, str(exc))
+        except Exception as exc:
+            return Result(UNSUPPORTED, None, f"cannot play it: {type(exc).__name__}: {exc}")
         finally:
             self.net.close()
         return outcome[0] if outcome else Result(FAIL, None, "the script did not finish")
@@ -195,6 +210,8 @@ class Player:
             return Result(FAIL, line, str(exc))
         except Unsupported as exc:
             return Result(UNSUPPORTED, line, str(exc))
+        except Exception as exc:
+            return Result(UNSUPPORTED, line, f"cannot play it: {type(exc).__name__}: {exc}")
         return Result(PASS)
 
     def _when(self, event: Event, previous: float) -> float:
@@ -304,8 +321,8 @@ class Player:
         self._command(Command(path.read_text()))
 
     def _sysctl(self, name: str, value: str) -> None:
-        """One ``sysctl -q name=value`` line; names tcpkit does not model are listed in
-        :attr:`unknown_sysctls` (reported with the result)."""
+        """One ``sysctl -q name=value`` line; a setting tcpkit does not model (or a
+        value it refuses) goes to :attr:`unknown_sysctls`, reported with the result."""
         words = value.split()
         try:
             parsed: Any
@@ -420,12 +437,18 @@ class Player:
         covered = length
         flags = seg.flags
         if not self.strict and packet.length > length and start == packet.start:
-            # Lenient: an expected GSO packet may leave as several segments.
+            # Lenient: an expected GSO packet may leave as several segments, each
+            # following the last with the same ACK; the flags are the last one's plus
+            # what any of them carried (SYN, FIN never sit in the middle).
             while covered < packet.length:
                 self.net.wait(lambda: bool(self.sniffed), max(last - self.net.now, YIELD))
                 if not self.sniffed:
                     break
-                _, more = self.sniffed.pop(0)
+                more = self.sniffed[0][1]
+                if more.seq != (seg.seq + len(seg.payload)) & M32 or more.ack != seg.ack \
+                        or not more.payload:
+                    break
+                self.sniffed.pop(0)
                 covered += len(more.payload)
                 flags |= more.flags
                 seg = more
@@ -512,6 +535,8 @@ class Player:
                 box["unsupported"] = str(exc)
             except Mismatch as exc:
                 box["mismatch"] = str(exc)
+            except Exception as exc:
+                box["unsupported"] = f"{call.name}() {type(exc).__name__}: {exc}"
             box["at"] = self.net.now
 
         actor = self.net.spawn(self.host, run, name=call.name)
@@ -615,7 +640,7 @@ def _constant(expr: Any) -> int:
         return expr
     if isinstance(expr, Symbol):
         value = getattr(stdlib, expr.name, None)
-        if value is None:
+        if not isinstance(value, int):
             value = _EXTRA_CONSTANTS.get(expr.name)
         if value is None:
             raise Unsupported(f"constant {expr.name}")

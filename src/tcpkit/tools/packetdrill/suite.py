@@ -80,6 +80,12 @@ def unsupported_table(results: dict[str, Result]) -> str:
     return "\n".join(f"{count:5}  {reason}" for reason, count in reasons.most_common())
 
 
+def ignored_table(results: dict[str, Result]) -> str:
+    """The sysctls scripts set that tcpkit does not model, with how many scripts."""
+    names = Counter(name for r in results.values() for name in r.ignored)
+    return "\n".join(f"{count:5}  {name}" for name, count in names.most_common())
+
+
 def read_linux_results(root: Path) -> dict[str, tuple[str, str]]:
     """``path -> (result, reason)`` from the suite's LINUX_RESULTS.tsv."""
     table: dict[str, tuple[str, str]] = {}

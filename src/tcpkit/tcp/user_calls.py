@@ -107,7 +107,7 @@ class UserCalls(SegmentArrives):
         if not self.packets_out and self.config.slow_start_after_idle:
             self._slow_start_after_idle_check(now)
         self.send_buffer.append(data)
-        self._queue_write(len(data), now)
+        self._queue_write(len(data), now, urgent)
         if eor and whole:  # MSG_EOR: once the whole message is in (tcp_sendmsg_locked)
             self.write_queue[-1][1] |= WQ_EOR
         if urgent:  # tcp_push's tcp_mark_urg, once the write is queued
@@ -142,12 +142,13 @@ class UserCalls(SegmentArrives):
             goal = max(cutoff, 68 - (32 if self.ts_ok else 20))
         return max(goal // mss, 1) * mss
 
-    def _queue_write(self, length: int, now: float) -> None:
+    def _queue_write(self, length: int, now: float, urgent: bool = False) -> None:
         """Linux ``tcp_sendmsg_locked``: copy ``length`` bytes into write-queue buffers
         of the size goal, first into the last one if it has room (which loses the PSH
         the last write left on it). Between full buffers, with more to copy, half a
         window without PSH forces one and pushes (``forced_push``); otherwise a full
-        buffer at the head of the queue goes out alone (``tcp_push_one``)."""
+        buffer at the head of the queue goes out alone (``tcp_push_one``); an urgent
+        write pushes only at its end, once the urgent pointer is set (MSG_OOB)."""
         goal = self._size_goal()
         queue = self.write_queue
         pos = self.write_seq
@@ -168,7 +169,7 @@ class UserCalls(SegmentArrives):
             pos += take
             copied = True
             self.write_seq = pos
-            if pos == end or tail[0] - start < goal:
+            if pos == end or tail[0] - start < goal or urgent:
                 continue
             if self._forced_push():
                 self._mark_push()

@@ -200,3 +200,18 @@ def test_window_update_after_reading_a_full_buffer() -> None:
     peer.call("receive", 1 << 20)
     (update,) = peer.last_replies
     assert update.flags == ACK and update.window > 0
+
+
+def test_a_bare_fin_is_taken_into_a_zero_window() -> None:
+    """Linux 6.18 accepts a bare FIN at RCV.NXT even into a zero window with data
+    unread (the kernel selftest tcp_rcv_zero_wnd_fin): some stacks resend it forever
+    otherwise. Data at a zero window is still refused."""
+    conn, peer = established(rcvbuf=8192, peer_options={"mss": 1000})
+    while conn._receive_window():
+        peer.send(peer.data(b"f" * min(conn._receive_window(), 1000)))
+    peer.wait(1)
+    full = conn.rcv_nxt
+    peer.send(peer.data(b"g" * 10))
+    assert conn.rcv_nxt == full  # data: refused
+    peer.send(peer.fin())
+    assert conn.rcv_nxt == full + 1 and conn.state.name == "CLOSE_WAIT"

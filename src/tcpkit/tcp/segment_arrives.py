@@ -361,14 +361,17 @@ class SegmentArrives(Timers):
 
     # -- the synchronized states (§3.10.7.4) ----------------------------------------------
 
-    def _sequence_ok(self, seq: int, end: int) -> bool:
+    def _sequence_ok(self, seq: int, end: int, bare_fin: bool = False) -> bool:
         """RFC 9293 §3.10.7.4 first check, Linux 6.x ``tcp_sequence``: the segment
         overlaps the window; one reaching beyond it is taken only into an empty
-        receive queue (Linux: "drop packets beyond window")."""
+        receive queue (Linux: "drop packets beyond window"). A bare FIN at RCV.NXT is
+        taken even into a zero window with data waiting: Linux 6.18 accepts it (the
+        kernel selftest tcp_rcv_zero_wnd_fin, which it passes here), since some stacks
+        resend it forever otherwise."""
         if end < self.rcv_wup:
             return False
         win_end = self.rcv_nxt + self._receive_window()
-        if end > win_end:
+        if end > win_end and not (bare_fin and seq == self.rcv_nxt):
             if seq > win_end:
                 return False
             if len(self.recv_queue):
@@ -408,7 +411,7 @@ class SegmentArrives(Timers):
                 if not self._oow_rate_limited_seg(seg, now):
                     self._send_dupack(seg, seq, end, now)
                 return False
-        if not self._sequence_ok(seq, end):
+        if not self._sequence_ok(seq, end, flags & FIN != 0 and not seg.payload):
             if not flags & RST:
                 if flags & SYN:
                     self._send_challenge_ack(now)

@@ -206,3 +206,17 @@ def test_sysctls_tcpkit_does_not_model_are_reported() -> None:
     result = suite.play_file(root / "gtests/net/tcp/close/close-on-syn-sent.pkt")
     assert result.status == PASS
     assert "net.ipv4.tcp_congestion_control" in result.ignored  # cubic: reno only
+
+
+def test_sendmsg_writes_its_iovecs_as_one() -> None:
+    result = play(HANDSHAKE + """
+   +0 sendmsg(4, {msg_name(...)=..., msg_iov(2)=[{..., 300}, {..., 700}],
+                  msg_flags=0}, 0) = 1000
+   +0 > P. 1:1001(1000) ack 1
+""")
+    assert result.status == PASS, result
+    control = play(HANDSHAKE + """
+   +0 sendmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=0,
+                  msg_control=[]}, 0) = 10
+""")
+    assert control.status == UNSUPPORTED and "msg_control" in control.message

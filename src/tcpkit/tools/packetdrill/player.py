@@ -38,6 +38,8 @@ from tcpkit.links.sim import Network, SimulationError
 from tcpkit.tools.packetdrill.lexer import PacketdrillSyntaxError
 from tcpkit.tools.packetdrill.script import (
     Array,
+    Assign,
+    Call,
     Command,
     Event,
     Or,
@@ -720,11 +722,11 @@ def _length(call: Syscall) -> int:
     return _constant(call.args[2])
 
 
-def _transmit(player: Player, call: Syscall, flags: int) -> int:
+def _transmit(player: Player, call: Syscall, flags: int, length: int | None = None) -> int:
     """C's write()/send(): on a blocking socket the kernel copies everything before it
     returns (tcp_sendmsg waits for room); a non-blocking one takes what fits."""
     sock = _sock(player, call.args[0])
-    data = bytes(_length(call))
+    data = bytes(_length(call) if length is None else length)
     if sock.getblocking() and not flags & stdlib.MSG_DONTWAIT:
         sock.sendall(data, flags)
         return len(data)
@@ -737,6 +739,32 @@ def _write(player: Player, call: Syscall) -> int:
 
 def _send(player: Player, call: Syscall) -> int:
     return _transmit(player, call, _constant(call.args[3]) if len(call.args) > 3 else 0)
+
+
+def _sendmsg(player: Player, call: Syscall) -> int:
+    """``sendmsg(fd, {msg_name(...)=..., msg_iov(n)=[{..., len}, ...], msg_flags=0},
+    flags)``: the iovecs' lengths add up to one write (ancillary data: UNSUPPORTED)."""
+    message = call.args[1]
+    if not isinstance(message, Struct):
+        raise Unsupported(f"sendmsg() message {message!r}")
+    length = None
+    for item in message.items:
+        if not isinstance(item, Assign):
+            continue
+        target = item.target
+        name = target.name if isinstance(target, (Call, Symbol)) else ""
+        if name == "msg_iov" and isinstance(item.value, Array):
+            length = 0
+            for vector in item.value.items:
+                if not (isinstance(vector, Struct) and len(vector.items) == 2):
+                    raise Unsupported(f"sendmsg() iovec {vector!r}")
+                length += _constant(vector.items[1])
+        elif name == "msg_control":
+            raise Unsupported("sendmsg() ancillary data (msg_control)")
+    if length is None:
+        raise Unsupported("sendmsg() without msg_iov")
+    return _transmit(player, call, _constant(call.args[2]) if len(call.args) > 2 else 0,
+                     length)
 
 
 def _close(player: Player, call: Syscall) -> int:
@@ -805,5 +833,5 @@ SYSCALLS: dict[str, Callable[[Player, Syscall], int]] = {
     "socket": _socket, "bind": _bind, "listen": _listen, "accept": _accept,
     "connect": _connect, "read": _read, "recv": _recv, "write": _write, "send": _send,
     "close": _close, "shutdown": _shutdown, "setsockopt": _setsockopt, "fcntl": _fcntl,
-    "getsockopt": _getsockopt, "ioctl": _ioctl,
+    "getsockopt": _getsockopt, "ioctl": _ioctl, "sendmsg": _sendmsg,
 }

@@ -26,6 +26,7 @@ Linux's (net/ipv4/tcp_output.c ``tcp_write_xmit``, ``tcp_nagle_test``,
 
 from __future__ import annotations
 
+from tcpkit.tcp.config import TCP_DEFAULT_MSS
 from tcpkit.tcp.events import SendSpaceFreed
 from tcpkit.tcp.receiver import Receiver
 from tcpkit.tcp.state import State
@@ -37,6 +38,7 @@ from tcpkit.tcp.tcb import (
     XMIT_PROBE0,
     XMIT_REO_TIMEOUT,
     XMIT_RETRANS,
+    CAState,
     SentSegment,
 )
 from tcpkit.wire.tcp import ACK, FIN, PSH, SYN
@@ -46,7 +48,6 @@ PACING_SHIFT = 10  # sk_pacing_shift: a GSO packet is ~1 ms (2^-10 s) at the pac
 NAGLE_OFF = 1  # TCP_NODELAY
 NAGLE_CORK = 2  # TCP_CORK or MSG_MORE
 NAGLE_PUSH = 4  # push everything (a FIN, a probe)
-TCP_MSS_DEFAULT = 536
 RESOURCE_PROBE_INTERVAL = 0.5  # TCP_RESOURCE_PROBE_INTERVAL (HZ/2)
 
 
@@ -65,14 +66,17 @@ class Sender(Receiver):
         mss = max(mss, 48)  # net.ipv4.tcp_min_snd_mss
         return mss - (12 if self.ts_ok else 0)
 
+    def _bound_to_half_wnd(self, size: int) -> int:
+        """Linux ``tcp_bound_to_half_wnd``: never more than half the largest window the
+        peer ever offered (all of it if that is tiny), so small windows fill evenly."""
+        cutoff = self.max_window >> 1 if self.max_window > TCP_DEFAULT_MSS else self.max_window
+        if cutoff and size > cutoff:
+            return max(cutoff, 68 - (32 if self.ts_ok else 20))
+        return size
+
     def _sync_mss(self) -> int:
-        """Linux ``tcp_sync_mss``: also never more than half the largest window the
-        peer ever offered (``tcp_bound_to_half_wnd``), so small windows fill evenly."""
-        mss = self._mtu_to_mss()
-        cutoff = self.max_window >> 1 if self.max_window > TCP_MSS_DEFAULT else self.max_window
-        if cutoff and mss > cutoff:
-            mss = max(cutoff, 68 - (32 if self.ts_ok else 20))
-        self.mss_cache = mss
+        """Linux ``tcp_sync_mss``: the route's MSS, bounded to half the peer's window."""
+        mss = self.mss_cache = self._bound_to_half_wnd(self._mtu_to_mss())
         return mss
 
     def _current_mss(self) -> int:
@@ -107,9 +111,6 @@ class Sender(Receiver):
         )
 
     # -- transmission --------------------------------------------------------------------
-
-    def _data_end(self) -> int:
-        return self.send_buffer.end
 
     def _update_pacing_rate(self) -> None:
         """Linux ``tcp_update_pacing_rate``, run for each ACK (``tcp_cong_control``):
@@ -242,7 +243,7 @@ class Sender(Receiver):
         """Linux ``tcp_tso_should_defer``: hold a buffer that cannot go whole when an
         ACK, due within min(SRTT/2, 1 ms), will let more of it go, and something was sent
         less than 1 ms ago. Returns (defer, cwnd-limited)."""
-        if self.ca_state >= 3 or now - self.lsndtime > 0.001:  # Recovery, Loss; or idle
+        if self.ca_state >= CAState.RECOVERY or now - self.lsndtime > 0.001:  # or idle
             return False, False
         mss = self.mss_cache
         send_win = self.snd_una + self.snd_wnd - seq
@@ -491,7 +492,7 @@ class Sender(Receiver):
             length = head_end - seq
             mss = self._current_mss()
             fin = self.fin_queued and last
-            if wnd_end - seq < end_seq - seq or length > mss:
+            if wnd_end < end_seq or length > mss:
                 # tcp_fragment: the piece goes, the rest (and the FIN) stays, and PSH,
                 # set before the split, is on both.
                 length = min(wnd_end - seq, mss)

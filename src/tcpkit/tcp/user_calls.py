@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno
 import os
 
-from tcpkit.tcp.config import TCP_DEFAULT_MSS
 from tcpkit.tcp.segment_arrives import SegmentArrives
 from tcpkit.tcp.sender import GSO_MAX_SIZE, NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
 from tcpkit.tcp.state import Event, State
@@ -135,12 +134,7 @@ class UserCalls(SegmentArrives):
         takes: up to 64 KB (GSO), at most half the peer's largest window, in whole
         segments."""
         mss = self._current_mss()
-        goal = GSO_MAX_SIZE
-        # tcp_bound_to_half_wnd: at most half the largest window the peer offered.
-        cutoff = self.max_window >> 1 if self.max_window > TCP_DEFAULT_MSS else self.max_window
-        if cutoff and goal > cutoff:
-            goal = max(cutoff, 68 - (32 if self.ts_ok else 20))
-        return max(goal // mss, 1) * mss
+        return max(self._bound_to_half_wnd(GSO_MAX_SIZE) // mss, 1) * mss
 
     def _queue_write(self, length: int, now: float, urgent: bool = False) -> None:
         """Linux ``tcp_sendmsg_locked``: copy ``length`` bytes into write-queue buffers
@@ -174,7 +168,7 @@ class UserCalls(SegmentArrives):
             if self._forced_push():
                 self._mark_push()
                 self._push(now, NAGLE_PUSH)
-            elif queue and queue[0] is tail:
+            elif queue[0] is tail:
                 self._push_one(now)
 
     def _listen_turns_active(self, now: float) -> None:

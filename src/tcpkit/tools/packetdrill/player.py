@@ -368,9 +368,8 @@ class Player:
         options: list[TCPOption] = []
         if isinstance(packet.options, tuple):
             options = [self._option(o, inbound=True) for o in packet.options]
-        src_port, dst_port = (self.remote_port, self.local_port or PORT)
-        if self.fds and self._listening() and self.local_port is None:
-            dst_port = PORT
+        # To the listener's port until the host's own SYN or SYN-ACK names its port.
+        src_port, dst_port = self.remote_port, self.local_port or PORT
         window = packet.window if packet.window is not None else 0
         seg = TCPSegment(src_port, dst_port, (REMOTE_ISN + packet.start) & M32, ack, flags,
                          window, packet.urgent or 0, tuple(options), bytes(packet.length))
@@ -378,9 +377,6 @@ class Player:
         tcp = seg.build(pseudo_header(stdlib.inet_aton(self.remote), stdlib.inet_aton(self.local),
                                       PROTO_TCP))
         self.host.receive(header.packet(tcp), self.interface)
-
-    def _listening(self) -> bool:
-        return any(getattr(s, "_listening", False) for s in self.fds.values())
 
     def _option(self, option: TcpOption, inbound: bool) -> TCPOption:
         name = option.name
@@ -689,9 +685,7 @@ def _bind(player: Player, call: Syscall) -> int:
 
 
 def _listen(player: Player, call: Syscall) -> int:
-    sock = _sock(player, call.args[0])
-    sock.listen(_constant(call.args[1]))
-    sock._listening = True
+    _sock(player, call.args[0]).listen(_constant(call.args[1]))
     return 0
 
 

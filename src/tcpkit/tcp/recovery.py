@@ -562,10 +562,11 @@ class Recovery(Rack):
             # when tcp_ack runs (tcp_synack_rtt_meas comes after), so the pacing rate
             # stays unlimited until the next ACK of data.
             self.pacing_rate = -1
-        elif flag & (FLAG_ACKED | FLAG_DATA_SACKED) or self.ca_state != CAState.OPEN:
-            # Linux recomputes it on every ACK, but its inputs (cwnd, SRTT) only move on
-            # these; a data segment acknowledging nothing takes the fast path in Linux,
-            # which leaves it alone (and so does tcpkit's, whichever path runs).
+        elif flag & (FLAG_ACKED | FLAG_DATA_SACKED) or (
+                self.ca_state != CAState.OPEN and not flag & FLAG_DATA):
+            # Linux recomputes it on every ACK; a data segment acknowledging nothing
+            # takes its fast path, which leaves it alone, and so must tcpkit's slow path
+            # for the same segment (even in a reduction, after a timer moved cwnd).
             self._update_pacing_rate()
 
     def _enter_loss(self) -> None:

@@ -471,8 +471,12 @@ class SegmentArrives(Timers):
         length = len(payload)
         if rcv_nxt + length > self.rcv_wup + self.rcv_wnd:
             return False  # beyond the window (or a zero window): the full path decides
-        if not self.packets_out and self.snd_nxt < self.write_seq:
-            return False  # tcp_ack_probe would have work to do
+        if self.snd_nxt < self.write_seq:
+            # Data waits unsent (a zero window for tcp_ack_probe, or a GSO buffer
+            # tcp_tso_should_defer held for this very moment): the full path, whose
+            # tcp_data_snd_check sends it. Linux's fast path would leave it until the
+            # next ACK when its header prediction holds; tcpkit keeps both paths alike.
+            return False
         options = seg.options
         if self.ts_ok:
             if len(options) != 3:

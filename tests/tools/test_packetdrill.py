@@ -220,3 +220,46 @@ def test_sendmsg_writes_its_iovecs_as_one() -> None:
                   msg_control=[]}, 0) = 10
 """)
     assert control.status == UNSUPPORTED and "msg_control" in control.message
+
+
+TS_HANDSHAKE = """
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 20000 <mss 1000,sackOK,TS val 100 ecr 0>
+   +0 > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 100 ecr 100>
+  +.1 < . 1:1(0) ack 1 win 20000 <nop,nop,TS val 200 ecr 100>
+   +0 accept(3, ..., ...) = 4
+"""
+
+
+@pytest.mark.parametrize("tsval, status", [(1200, PASS), (1196, PASS), (1190, FAIL)])
+def test_ts_vals_are_checked_with_a_tick(tsval: int, status: str) -> None:
+    """With --tcp_ts_tick_usecs, an outbound TS val, moved into script time by the first
+    one, must be within the tolerance (4 ms = 4 ticks): the FIN 1.1 s after the SYN-ACK
+    carries TS val 100 + 1100."""
+    body = TS_HANDSHAKE + f"""
+   +1 close(4) = 0
+   +0 > F. 1:1(0) ack 1 <nop,nop,TS val {tsval} ecr 200>
+"""
+    result = play("--tcp_ts_tick_usecs=1000\n" + body)
+    assert result.status == status, result
+    if status == FAIL:
+        assert "bad outbound TCP timestamp value" in result.message
+    assert play(body).status == PASS  # without a tick, TS vals are not checked
+
+
+def test_an_inbound_ts_ecr_must_name_an_outbound_ts_val() -> None:
+    """packetdrill maps an inbound TS ecr to the actual TS val sent where the script
+    wrote that value; an ecr the script never sent cannot be mapped (unless
+    --tcp_ts_ecr_scaled interpolates it)."""
+    bad = TS_HANDSHAKE.replace("TS val 200 ecr 100", "TS val 200 ecr 150")
+    result = play(bad)
+    assert result.status == FAIL and "unable to infer live TS ecr" in result.message
+    assert play("--tcp_ts_ecr_scaled\n" + bad).status == PASS
+
+
+def test_a_socket_option_tcpkit_lacks_is_unsupported_not_a_failure() -> None:
+    result = play(HANDSHAKE + "+0 setsockopt(4, SOL_TCP, TCP_FASTOPEN, [1], 4) = 0\n")
+    assert result == Result(UNSUPPORTED, 10, "socket option TCP_FASTOPEN"), result

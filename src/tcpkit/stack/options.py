@@ -39,9 +39,19 @@ SOL = _socket.SOL_SOCKET
 TCP = _socket.IPPROTO_TCP
 
 
+class NotModelled(OSError):
+    """ENOPROTOOPT for an option Linux has and tcpkit does not: the kernel's answer to
+    an unknown option, told apart so that tools can say "unsupported" instead."""
+
+
 def _err(code: int, what: str = "") -> OSError:
     message = os.strerror(code)
     return OSError(code, f"{message} ({what})" if what else message)
+
+
+def _not_modelled(what: str) -> NotModelled:
+    return NotModelled(errno.ENOPROTOOPT, f"{os.strerror(errno.ENOPROTOOPT)} ({what} not "
+                                          "modelled)")
 
 
 def _int(value: int | bytes) -> int:
@@ -93,10 +103,10 @@ def setsockopt(sock: TcpSock, level: int, name: int, value: int | bytes) -> None
         elif name in (_socket.SO_ERROR, _socket.SO_TYPE, _socket.SO_ACCEPTCONN):
             raise _err(errno.ENOPROTOOPT, "read-only option")
         else:
-            raise _err(errno.ENOPROTOOPT, f"SOL_SOCKET option {name} not modelled")
+            raise _not_modelled(f"SOL_SOCKET option {name}")
         return
     if level != TCP:
-        raise _err(errno.ENOPROTOOPT, f"level {level} not modelled")
+        raise _not_modelled(f"level {level}")
     if name == TCP_CONGESTION:
         algorithm = value.rstrip(b"\0").decode() if isinstance(value, bytes) else str(value)
         if algorithm not in ("reno", "newreno"):
@@ -136,7 +146,7 @@ def setsockopt(sock: TcpSock, level: int, name: int, value: int | bytes) -> None
     elif name == TCP_LINGER2:
         cfg.fin_timeout = float(number) if number > 0 else sock.host.sysctl.connection.fin_timeout
     else:
-        raise _err(errno.ENOPROTOOPT, f"IPPROTO_TCP option {name} not modelled")
+        raise _not_modelled(f"IPPROTO_TCP option {name}")
 
 
 def _keepalive(sock: TcpSock, **values: float) -> None:
@@ -175,10 +185,10 @@ def getsockopt(sock: TcpSock, level: int, name: int, buflen: int = 0) -> int | b
         if name == _socket.SO_ERROR:
             return sock.take_error(soft=True)
         if name not in values:
-            raise _err(errno.ENOPROTOOPT, f"SOL_SOCKET option {name} not modelled")
+            raise _not_modelled(f"SOL_SOCKET option {name}")
         return _sized(values[name], buflen)
     if level != TCP:
-        raise _err(errno.ENOPROTOOPT, f"level {level} not modelled")
+        raise _not_modelled(f"level {level}")
     if name == TCP_INFO:
         data = tcp_info(sock)
         return data[:buflen] if buflen else data
@@ -202,7 +212,7 @@ def getsockopt(sock: TcpSock, level: int, name: int, buflen: int = 0) -> int | b
         TCP_LINGER2: int(cfg.fin_timeout),
     }
     if name not in values:
-        raise _err(errno.ENOPROTOOPT, f"IPPROTO_TCP option {name} not modelled")
+        raise _not_modelled(f"IPPROTO_TCP option {name}")
     return _sized(values[name], buflen)
 
 

@@ -7,7 +7,9 @@ with packetdrill's rules (times within the tolerance: the larger of
 ``--tolerance_usecs``, 4 ms by default, and ``--tolerance_percent``, 12.5% by default, of
 the time since the previous event; sequence numbers relative to each side's ISN; an
 expected multi-segment packet may arrive as several segments unless
-``--strict_segments``; TS values not checked).
+``--strict_segments``; TS vals moved into script time by the first one and checked
+only with ``--tcp_ts_tick_usecs``; an inbound TS ecr made the actual TS val the script
+named, or interpolated with ``--tcp_ts_ecr_scaled``).
 System calls run as simulated programs through tcpkit's socket API, each on its own so
 that a blocking one lets the script go on; the fd numbers of the script map to tcpkit
 sockets. The result of a script is PASS, FAIL with the line and the first mismatch, or
@@ -16,8 +18,8 @@ UNSUPPORTED naming what tcpkit (or this player) does not have; never a crash.
 Not done yet, and reported as UNSUPPORTED when a script needs it: shell commands other
 than the suite's sysctl settings, system calls beyond the socket basics (see
 :data:`SYSCALLS`), C pointers (NULL buffers), IPv6, ICMP and UDP packets, TCP options
-tcpkit does not have (Fast Open, MD5), ECN, and checking TS values
-(``--tcp_ts_tick_usecs``). ``%{ }%`` blocks see the 104 bytes of TCP_INFO tcpkit fills
+and socket options tcpkit does not have (Fast Open, MD5, TCP_NOTSENT_LOWAT), and ECN.
+``%{ }%`` blocks see the 104 bytes of TCP_INFO tcpkit fills
 plus the engine's delivered, min_rtt and reord_seen; another field is UNSUPPORTED.
 """
 
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from tcpkit.links.sim import Network, SimulationError
+from tcpkit.stack.options import NotModelled
 from tcpkit.tools.packetdrill.lexer import PacketdrillSyntaxError
 from tcpkit.tools.packetdrill.script import (
     Array,
@@ -141,7 +144,13 @@ class Player:
         self.local_isn: int | None = None
         self.local_port: int | None = None
         self.remote_port = REMOTE_PORT
-        self.last_tsval = 0
+        # packetdrill's TS val mapping: each script TS val seen on an outbound packet
+        # names the actual one (for inbound TS ecr), and the first pair is the origin
+        # of script time for outbound TS vals.
+        self.ts_map: dict[int, int] = {}
+        self.ts_origin: tuple[int, int] | None = None
+        self.ts_tick_usecs = 0
+        self.ts_ecr_scaled = "tcp_ts_ecr_scaled" in script.options
         self.pending: list[tuple[Event, Any, float | None, dict[str, Any]]] = []
         self.tolerance = TOLERANCE
         self.tolerance_share = TOLERANCE_SHARE
@@ -150,8 +159,9 @@ class Player:
                 self.tolerance = int(script.options["tolerance_usecs"] or 0) / 1e6
             if script.options.get("tolerance_percent"):
                 self.tolerance_share = float(script.options["tolerance_percent"] or 0) / 100
+            self.ts_tick_usecs = int(script.options.get("tcp_ts_tick_usecs") or 0)
         except ValueError:
-            self.refused = "a tolerance option that is not a number"
+            self.refused = "a tolerance or TS tick option that is not a number"
         self.slack = self.tolerance  # this event's: the larger of both rules
         self.strict = "strict_segments" in script.options
         self.unknown_sysctls: list[str] = []
@@ -174,7 +184,8 @@ class Player:
                 raise Unsupported(self.refused)
             for name in self.script.options:
                 if name not in ("tolerance_usecs", "tolerance_percent", "strict_segments",
-                                "mss", "local_ip", "remote_ip"):
+                                "mss", "local_ip", "remote_ip", "tcp_ts_tick_usecs",
+                                "tcp_ts_ecr_scaled"):
                     raise Unsupported(f"option --{name}")
             if self.script.init is not None:
                 self._command(self.script.init)
@@ -352,9 +363,6 @@ class Player:
             self.local_port = seg.src_port
             if not seg.flags & ACK:
                 self.remote_port = seg.dst_port
-        for option in seg.options:
-            if isinstance(option, Timestamps):
-                self.last_tsval = option.tsval
         self.sniffed.append((self.net.now, seg))
 
     def _inject(self, packet: Packet) -> None:
@@ -367,7 +375,7 @@ class Player:
             flags |= ACK
         options: list[TCPOption] = []
         if isinstance(packet.options, tuple):
-            options = [self._option(o, inbound=True) for o in packet.options]
+            options = [self._option(o, ack=bool(flags & ACK)) for o in packet.options]
         # To the listener's port until the host's own SYN or SYN-ACK names its port.
         src_port, dst_port = self.remote_port, self.local_port or PORT
         window = packet.window if packet.window is not None else 0
@@ -378,7 +386,8 @@ class Player:
                                       PROTO_TCP))
         self.host.receive(header.packet(tcp), self.interface)
 
-    def _option(self, option: TcpOption, inbound: bool) -> TCPOption:
+    def _option(self, option: TcpOption, ack: bool) -> TCPOption:
+        """An inbound packet's option, its TS ecr made live as packetdrill does."""
         name = option.name
         if name == "nop":
             return NOP
@@ -397,8 +406,38 @@ class Player:
                               for i in range(0, len(values), 2)))
         if name == "TS":
             val, ecr = option.values
-            return Timestamps(val, self.last_tsval if inbound and ecr else ecr)
+            return Timestamps(val, self._live_ecr(ecr) if ack else ecr)
         raise Unsupported(f"TCP option {name}")
+
+    def _live_ecr(self, ecr: int) -> int:
+        """packetdrill's ``map_inbound_packet``: a script TS ecr names the actual TS val
+        sent where the script said that value, or, with ``--tcp_ts_ecr_scaled``, one
+        interpolated from the first."""
+        if ecr in self.ts_map:
+            return self.ts_map[ecr]
+        if self.ts_ecr_scaled and self.ts_origin is not None:
+            return (ecr - self.ts_origin[0] + self.ts_origin[1]) & M32
+        raise Mismatch(f"unable to infer live TS ecr for script TS ecr {ecr}; no matching "
+                       "or preceding outbound TS val")
+
+    def _check_tsval(self, packet: Packet, seg: TCPSegment) -> None:
+        """packetdrill's ``map_outbound_live_packet`` and TS val check: the actual TS val,
+        moved into script time by the first pair seen, must be within the tolerance of
+        the script's when ``--tcp_ts_tick_usecs`` gives the tick."""
+        if not isinstance(packet.options, tuple):
+            return
+        script = next((o.values[0] for o in packet.options if o.name == "TS"), None)
+        actual = next((o.tsval for o in seg.options if isinstance(o, Timestamps)), None)
+        if script is None or actual is None:
+            return
+        self.ts_map[script] = actual
+        if self.ts_origin is None:
+            self.ts_origin = (script, actual)
+        mapped = (self.ts_origin[0] + actual - self.ts_origin[1]) & M32
+        off = ((mapped - script + 0x80000000) & M32) - 0x80000000
+        if self.ts_tick_usecs and abs(off) * self.ts_tick_usecs > self.tolerance * 1e6:
+            raise Mismatch(f"bad outbound TCP timestamp value: expected TS val {script}, "
+                           f"got {mapped} (in script time)")
 
     @staticmethod
     def _flags(text: str) -> int:
@@ -465,6 +504,7 @@ class Player:
             if want != have:
                 raise Mismatch(f"expected options <{', '.join(want)}>, got "
                                f"<{', '.join(have)}>")
+            self._check_tsval(packet, seg)
 
     def _show(self, packet: Packet) -> str:
         text = f"{packet.flags} {packet.start}:{packet.end}({packet.length})"
@@ -527,6 +567,9 @@ class Player:
         def run() -> None:
             try:
                 box["value"] = handler(self, call)
+            except NotModelled:
+                option = call.args[2] if len(call.args) > 2 else "?"
+                box["unsupported"] = f"socket option {getattr(option, 'name', option)}"
             except OSError as exc:
                 box["errno"] = errno.errorcode.get(exc.errno or 0, str(exc.errno))
             except Unsupported as exc:

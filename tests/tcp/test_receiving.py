@@ -7,8 +7,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tcpkit.tcp.buffers import linear_truesize
 from tcpkit.tcp.connection import Connection
-from tcpkit.tcp.events import DataReceived
+from tcpkit.tcp.events import Counted, DataReceived
 from tcpkit.wire.tcp import ACK
 from tcpkit.wire.tcp_options import Sack
 from tests.tcp.kit import Peer, Rel, established
@@ -215,3 +216,54 @@ def test_a_bare_fin_is_taken_into_a_zero_window() -> None:
     assert conn.rcv_nxt == full  # data: refused
     peer.send(peer.fin())
     assert conn.rcv_nxt == full + 1 and conn.state.name == "CLOSE_WAIT"
+
+
+# -- a receive buffer over its size (Linux tcp_try_rmem_schedule) -------------------------
+
+def counted(peer: Peer) -> list[str]:
+    return [e.name for e in peer.events if isinstance(e, Counted)]
+
+
+def test_a_buffer_over_its_size_offers_a_zero_window_at_once() -> None:
+    """An empty queue takes a segment reaching beyond the window (Linux 6.18
+    ``tcp_sequence``); the buffer then holds more than SO_RCVBUF allows and nothing can
+    be pruned (TcpExtRcvPruned). A bare FIN is still taken, and acknowledged at once with
+    a zero window (ICSK_ACK_NOMEM), not by the delayed-ACK timer; the kernel selftest
+    tcp_rcv_zero_wnd_fin is this story."""
+    conn, peer = established(rcvbuf=20000, peer_options={"mss": 1000})
+    big = peer.send(peer.data(b"x" * 60000))
+    big += [r for _, r in peer.wait(1)]
+    assert big[-1].ack == 60001 and big[-1].window == 0
+    assert conn.rcv_mem.total > conn.rcvbuf
+    more = peer.send(peer.data(b"y" * 100))  # beyond the (zero) window
+    assert [(r.ack, r.window) for r in more] == [(60001, 0)]
+    assert counted(peer) == ["TcpExtBeyondWindow"]
+    fin = peer.send(peer.fin())
+    assert [(r.ack, r.window) for r in fin] == [(60002, 0)]
+    assert counted(peer) == ["TcpExtBeyondWindow", "TcpExtPruneCalled", "TcpExtRcvPruned"]
+    assert conn.state.name == "CLOSE_WAIT"
+
+
+def test_small_segments_are_collapsed_before_anything_is_refused() -> None:
+    """The window is sized by what a full segment costs the buffer; tiny segments cost
+    far more (832 bytes each here), so filling the window with them overruns SO_RCVBUF.
+    Linux then compacts the queue (``tcp_collapse``) into page-sized skbs instead of
+    dropping, and all the data stays."""
+    conn, peer = established(rcvbuf=6000, peer_options={"mss": 1000})
+    peer.send(peer.data(b"b" * 1000))  # the payload-to-truesize ratio of a full segment
+    assert conn.receive(1 << 20, peer.now) == b"b" * 1000
+    edge = conn.rcv_nxt + conn._receive_window()
+    sent = 0
+    while conn.rcv_nxt + 100 <= edge:
+        peer.send(peer.data(b"s" * 100))
+        sent += 100
+        assert conn.readable == sent  # never dropped
+    assert sent > 3000 and "TcpExtPruneCalled" in counted(peer)
+    assert "TcpExtRcvPruned" not in counted(peer)
+    assert conn.rcv_mem.total <= conn.rcvbuf
+    assert conn.receive(1 << 20, peer.now) == b"s" * sent
+
+
+def test_linear_truesize_follows_the_kmalloc_buckets() -> None:
+    assert [linear_truesize(n) for n in (0, 256, 257, 704, 705, 1728, 1729, 3776)] == \
+        [832, 832, 1280, 1280, 2304, 2304, 4352, 4352]

@@ -263,3 +263,26 @@ def test_an_inbound_ts_ecr_must_name_an_outbound_ts_val() -> None:
 def test_a_socket_option_tcpkit_lacks_is_unsupported_not_a_failure() -> None:
     result = play(HANDSHAKE + "+0 setsockopt(4, SOL_TCP, TCP_FASTOPEN, [1], 4) = 0\n")
     assert result == Result(UNSUPPORTED, 10, "socket option TCP_FASTOPEN"), result
+
+
+@pytest.mark.parametrize("check, status", [
+    ('`nstat | grep TcpExtBeyondWindow | grep -q " 1 "`', PASS),
+    ("`nstat | grep TcpExtBeyondWindow > /dev/null`", PASS),
+    ('`nstat | grep TcpExtBeyondWindow | grep -q " 2 "`', FAIL),
+    ("`nstat | grep TcpExtTCPHPHits`", UNSUPPORTED),
+])
+def test_nstat_greps_read_the_hosts_counters(check: str, status: str) -> None:
+    """``nstat`` shows what moved since it last ran: a segment reaching beyond the
+    window while data waits unread is dropped and counted (Linux 6.18
+    LINUX_MIB_BEYOND_WINDOW)."""
+    result = play(HANDSHAKE + f"""
+   +0 `nstat -n`
+   +0 < P. 1:1001(1000) ack 1 win 257
+   +0 > . 1:1(0) ack 1001
+   +0 < P. 30001:90001(60000) ack 1 win 257
+   +0 > . 1:1(0) ack 1001
+   +0 {check}
+""")
+    assert result.status == status, result
+    if status == FAIL:
+        assert "TcpExtBeyondWindow moved by 1" in result.message

@@ -33,6 +33,10 @@ COUNTERS: Final = frozenset({
     "TcpExtEmbryonicRsts", "TcpExtPAWSEstab", "TcpExtTCPChallengeACK",
     "TcpExtTCPSynRetrans", "TcpExtTCPLossProbes", "TcpExtTCPFastRetrans",
     "TcpExtOutOfWindowIcmps", "TcpExtLockDroppedIcmps", "TcpExtTCPTimeWaitOverflow",
+    # Receive-side drops the engine reports (tcp_sequence, tcp_data_queue,
+    # tcp_prune_queue, tcp_prune_ofo_queue).
+    "TcpExtBeyondWindow", "TcpExtTCPZeroWindowDrop", "TcpExtTCPRcvQDrop", "TcpExtTCPOFODrop",
+    "TcpExtPruneCalled", "TcpExtRcvPruned", "TcpExtOfoPruned",
 })
 
 class Counters:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from tcpkit.stack.ports import Binding
 from tcpkit.tcp.config import ConnectionConfig
 from tcpkit.tcp.connection import Connection
-from tcpkit.tcp.events import Connected, ConnectionClosed, StateChanged
+from tcpkit.tcp.events import Connected, ConnectionClosed, Counted, StateChanged
 from tcpkit.tcp.ratelimit import ChallengeAckLimiter
 from tcpkit.tcp.reset import reset_for
 from tcpkit.tcp.state import State
@@ -144,6 +144,8 @@ class TcpLayer:
                 attached.listener.child_established(attached)
             elif isinstance(event, ConnectionClosed):
                 self._closed(attached)
+            elif isinstance(event, Counted):
+                self.host.counters.inc(event.name)
         deadline = conn.next_deadline()
         if deadline != attached.deadline:
             attached.deadline = deadline

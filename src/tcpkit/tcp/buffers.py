@@ -8,6 +8,7 @@ references and slice memory once, never per byte.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 
 _COALESCE = 16384  # small writes are gathered into one chunk up to this size
 
@@ -244,6 +245,21 @@ class OutOfOrderQueue:
             self.clear()
         return out
 
+    def last_start(self) -> int:
+        """Where the highest piece held starts (there must be one)."""
+        starts = self._starts
+        assert isinstance(starts, list), "nothing held"
+        return starts[-1]
+
+    def drop_last(self) -> None:
+        """Forget the highest piece (Linux ``tcp_prune_ofo_queue``: memory is short)."""
+        starts, held = self._starts, self._data
+        if isinstance(starts, list) and isinstance(held, list):
+            starts.pop()
+            self.size -= len(held.pop())
+            if not starts:
+                self.clear()
+
     def clear(self) -> None:
         self._starts = self._data = ()
         self.size = 0
@@ -255,6 +271,24 @@ class OutOfOrderQueue:
 # (tcp_try_coalesce) adds only its L bytes, up to MAX_SKB_FRAGS (17) segments per skb.
 SKB_OVERHEAD = 832
 MAX_SKB_FRAGS = 17
+
+# The sizes behind that figure (include/linux/skbuff.h, net/core/skbuff.c, x86-64):
+SHINFO = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
+SK_BUFF = 256  # SKB_DATA_ALIGN(sizeof(struct sk_buff))
+SMALL_HEAD = 576  # SKB_SMALL_HEAD_CACHE_SIZE: SKB_HEAD_ALIGN(MAX_TCP_HEADER) + 64
+PAGE = 4096
+COLLAPSE_CHUNK = PAGE - SHINFO  # SKB_MAX_ORDER(0, 0): what tcp_collapse copies per skb
+
+
+def linear_truesize(size: int) -> int:
+    """The truesize of an skb whose ``size`` bytes sit in its kmalloc'ed head
+    (``__alloc_skb``: ``kmalloc_reserve`` takes the small-head cache or the next
+    kmalloc bucket, a power of two; ``SKB_TRUESIZE``): 832 up to 256 bytes, 1280 up to
+    704, 2304 up to 1728, 4352 up to 3776."""
+    head = ((size + 63) & ~63) + SHINFO
+    if head <= SMALL_HEAD:
+        return SMALL_HEAD + SK_BUFF
+    return (1 << (head - 1).bit_length()) + SK_BUFF
 
 
 class ReceiveMemory:
@@ -271,11 +305,12 @@ class ReceiveMemory:
     never acknowledged cumulatively, so they never merge.
     """
 
-    __slots__ = ("_skbs", "ofo", "queued")
+    __slots__ = ("_head", "_skbs", "ofo", "queued")
 
     def __init__(self) -> None:
         # [end_seq, truesize, segments, time the ACK covering it left (-1: not yet)]
         self._skbs: list[list[float]] = []
+        self._head = 0  # where the first skb starts
         self.queued = 0  # truesize of the in-order queue
         self.ofo = 0  # truesize of the out-of-order queue
 
@@ -295,6 +330,8 @@ class ReceiveMemory:
                 last[3] = -1.0
                 self.queued += length
                 return
+        else:
+            self._head = end - length
         skbs.append([end, length + SKB_OVERHEAD, 1, -1.0])
         self.queued += length + SKB_OVERHEAD
 
@@ -313,7 +350,37 @@ class ReceiveMemory:
                 break
             self.queued -= int(skb[1])
             done += 1
-        del skbs[:done]
+        if done:
+            self._head = int(skbs[done - 1][0])
+            del skbs[:done]
+
+    def collapse(self, copied_seq: int, bloated: Callable[[int, int], bool]) -> None:
+        """Linux ``tcp_collapse`` on the receive queue (memory is short): from the first
+        skb that is ``bloated(truesize, length)`` or partly read, everything still
+        unread is copied into compact skbs of up to a page each."""
+        skbs = self._skbs
+        start = self._head
+        i = 0
+        while i < len(skbs):
+            end = int(skbs[i][0])
+            if start < copied_seq or bloated(int(skbs[i][1]), end - start):
+                break
+            start = end
+            i += 1
+        if i == len(skbs):
+            return
+        start = max(start, copied_seq)
+        end = int(skbs[-1][0])
+        self.queued -= sum(int(skb[1]) for skb in skbs[i:])
+        del skbs[i:]
+        if not skbs:
+            self._head = start
+        while start < end:
+            size = min(COLLAPSE_CHUNK, end - start)
+            start += size
+            truesize = linear_truesize(size)
+            skbs.append([start, truesize, MAX_SKB_FRAGS, -1.0])  # full: nothing merges
+            self.queued += truesize
 
     def clear(self) -> None:
         self._skbs.clear()

@@ -70,6 +70,14 @@ class ConnectionClosed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """Something Linux counts in its MIB happened (``name`` as ``nstat`` prints it,
+    ``TcpExtBeyondWindow``): the host adds it to its counters."""
+
+    name: str
+
+
 ConnectionEvent = (
     StateChanged
     | Connected
@@ -79,4 +87,5 @@ ConnectionEvent = (
     | SendSpaceFreed
     | ConnectionFailed
     | ConnectionClosed
+    | Counted
 )

@@ -15,17 +15,21 @@ data). Linux's choices within that are what this module reproduces
 * out-of-order data, data beyond the window and duplicates are acknowledged at once,
   with SACK blocks newest first (RFC 2018 §4) and a D-SACK for duplicates (RFC 2883);
 * an interactive ("ping-pong") exchange switches quick-ACK off, so a reply can carry
-  the ACK: a FIN arriving there is acknowledged by the delayed-ACK timer.
+  the ACK: a FIN arriving there is acknowledged by the delayed-ACK timer;
+* a buffer holding more than its size (tiny segments cost far more than their bytes)
+  is grown, then compacted, then rid of out-of-order data; if that is not enough the
+  segment is refused and a zero window offered at once (``tcp_try_rmem_schedule``,
+  ``tcp_prune_queue``, ``tcp_collapse``).
 """
 
 from __future__ import annotations
 
 from tcpkit.tcp.buffers import SKB_OVERHEAD
 from tcpkit.tcp.config import usecs_to_jiffies
-from tcpkit.tcp.events import DATA_RECEIVED, PeerFinished, UrgentDataReceived
+from tcpkit.tcp.events import DATA_RECEIVED, Counted, PeerFinished, UrgentDataReceived
 from tcpkit.tcp.output import Output
 from tcpkit.tcp.state import Event, State
-from tcpkit.tcp.tcb import ACK_NOW, ACK_PUSHED, ACK_PUSHED2, ACK_SCHED, ACK_TIMER
+from tcpkit.tcp.tcb import ACK_NOMEM, ACK_NOW, ACK_PUSHED, ACK_PUSHED2, ACK_SCHED, ACK_TIMER
 from tcpkit.wire.tcp import PSH, TCPSegment
 
 TCP_MSS_DEFAULT = 536
@@ -205,10 +209,12 @@ class Receiver(Output):
             # A zero window drops data, and says so at once; a bare FIN is taken anyway
             # (Linux 6.x: some stacks resend it forever otherwise).
             if self._receive_window() == 0 and payload:
+                self._emit(Counted("TcpExtTCPZeroWindowDrop"))
                 self._enter_quickack_mode(self.config.quickack_max)
                 self._schedule_ack()
                 return
-            self._queue_in_order(seg, payload, fin, now)
+            if self._may_queue(seq, payload):
+                self._queue_in_order(seg, payload, fin, now)
             return
         if end <= self.rcv_nxt:
             # Entirely old: a retransmission of what we have (RFC 2883 §4.1: D-SACK it).
@@ -228,9 +234,85 @@ class Receiver(Output):
                 self._schedule_ack()
                 return
             cut = self.rcv_nxt - seq
-            self._queue_in_order(seg, payload[cut:], fin, now)
+            if self._may_queue(seq, payload):
+                self._queue_in_order(seg, payload[cut:], fin, now)
+            return
+        if not self._try_rmem_schedule(seq):
+            self._emit(Counted("TcpExtTCPOFODrop"))
             return
         self._data_queue_ofo(seq, payload, fin)
+
+    # -- when the receive buffer is full (Linux tcp_try_rmem_schedule) ----------------
+
+    def _may_queue(self, seq: int, payload: bytes) -> bool:
+        """``tcp_data_queue``'s ``queue_and_out``: with the buffer over its size and
+        nothing to prune, acknowledge at once offering a zero window; the data is
+        dropped unless the queue is empty (then it is taken anyway), a bare FIN is
+        always taken."""
+        if self._try_rmem_schedule(seq):
+            return True
+        self.ack_pending |= ACK_NOMEM | ACK_NOW
+        self._schedule_ack()
+        if len(self.recv_queue) and payload:
+            self._emit(Counted("TcpExtTCPRcvQDrop"))
+            return False
+        return True
+
+    def _try_rmem_schedule(self, seq: int) -> bool:
+        """Linux ``tcp_try_rmem_schedule`` and ``tcp_prune_queue``: a segment is refused
+        only while the buffer holds more than its size (``sk_rcvbuf``) after growing
+        it (unless SO_RCVBUF fixed it), compacting the queue and dropping out-of-order
+        data above ``seq``."""
+        mem = self.rcv_mem
+        if mem.total <= self.rcvbuf:
+            return True
+        self._emit(Counted("TcpExtPruneCalled"))
+        self._clamp_window()
+        if mem.total <= self.rcvbuf:
+            return True
+        mem.collapse(self.copied_seq,
+                     lambda truesize, length: self._win_from_space(truesize) > length)
+        if mem.total <= self.rcvbuf:
+            return True
+        self._prune_ofo(seq)
+        if mem.total <= self.rcvbuf:
+            return True
+        self._emit(Counted("TcpExtRcvPruned"))
+        return False
+
+    def _clamp_window(self) -> None:
+        """Linux ``tcp_clamp_window``: grow the buffer to what it holds (up to
+        tcp_rmem[2]) unless SO_RCVBUF fixed it; if still over, let the window shrink to
+        two segments."""
+        self.ack_quick = 0
+        mem, rmem2 = self.rcv_mem, self.config.rmem[2]
+        if self.rcvbuf < rmem2 and self.config.rcvbuf is None:
+            self.rcvbuf = min(mem.total, rmem2)
+        if mem.total > self.rcvbuf:
+            self.rcv_ssthresh = min(self.window_clamp, 2 * self.advmss)
+
+    def _prune_ofo(self, seq: int) -> None:
+        """Linux ``tcp_prune_ofo_queue``: drop out-of-order data from the top, an
+        eighth of the buffer at a time, while it lies above ``seq``, until the buffer
+        fits; SACK blocks are forgotten."""
+        ofo, mem = self.ofo, self.rcv_mem
+        pruned = False
+        goal = self.rcvbuf >> 3
+        while ofo and ofo.last_start() >= seq:
+            before = mem.ofo
+            ofo.drop_last()
+            pruned = True
+            mem.ofo = sum(end - start + SKB_OVERHEAD for start, end in ofo.ranges())
+            goal -= before - mem.ofo
+            if not ofo or goal <= 0:
+                if mem.total <= self.rcvbuf:
+                    break
+                goal = self.rcvbuf >> 3
+        if pruned:
+            self._emit(Counted("TcpExtOfoPruned"))
+            self.sack_blocks = []
+            if not ofo:
+                self.ofo_fin_seq = None
 
     def _queue_in_order(self, seg: TCPSegment, payload: bytes, fin: int, now: float) -> None:
         if payload:

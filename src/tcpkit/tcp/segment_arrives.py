@@ -13,7 +13,7 @@ from the letter of the RFC the code says so.
 from __future__ import annotations
 
 from tcpkit.tcp.config import TCP_DEFAULT_MSS, TCP_MAX_WSCALE, TCP_TIMEWAIT_LEN
-from tcpkit.tcp.events import Connected
+from tcpkit.tcp.events import Connected, Counted
 from tcpkit.tcp.recovery import (
     ACK_OK,
     ACK_UNSENT,
@@ -371,11 +371,10 @@ class SegmentArrives(Timers):
         if end < self.rcv_wup:
             return False
         win_end = self.rcv_nxt + self._receive_window()
-        if end > win_end and not (bare_fin and seq == self.rcv_nxt):
-            if seq > win_end:
-                return False
-            if len(self.recv_queue):
-                return False
+        if end > win_end and not (bare_fin and seq == self.rcv_nxt) and (
+                seq > win_end or len(self.recv_queue)):
+            self._emit(Counted("TcpExtBeyondWindow"))  # Linux 6.18 LINUX_MIB_BEYOND_WINDOW
+            return False
         return True
 
     def _send_dupack(self, seg: TCPSegment, seq: int, end: int, now: float) -> None:
@@ -471,6 +470,8 @@ class SegmentArrives(Timers):
         length = len(payload)
         if rcv_nxt + length > self.rcv_wup + self.rcv_wnd:
             return False  # beyond the window (or a zero window): the full path decides
+        if self.rcv_mem.total > self.rcvbuf:
+            return False  # the buffer is over its size: the full path prunes or refuses
         if self.snd_nxt < self.write_seq:
             # Data waits unsent (a zero window for tcp_ack_probe, or a GSO buffer
             # tcp_tso_should_defer held for this very moment): the full path, whose

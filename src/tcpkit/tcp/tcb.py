@@ -53,6 +53,7 @@ ACK_TIMER = 2
 ACK_PUSHED = 4
 ACK_PUSHED2 = 8
 ACK_NOW = 16
+ACK_NOMEM = 32  # the receive buffer refused a segment: offer a zero window
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 from tcpkit.tcp.buffers import SKB_OVERHEAD
 from tcpkit.tcp.config import SOCK_MIN_RCVBUF, TCP_MAX_WSCALE
 from tcpkit.tcp.core import Core
+from tcpkit.tcp.tcb import ACK_NOMEM
 
 # L1_CACHE_ALIGN(128 + MAX_HEADER): 192 on this project's kernels (no tunnel headers
 # configured), which is why tcp_sndbuf_expand gives them 46080-byte send buffers
@@ -140,6 +141,12 @@ class Window(Core):
         RFC 9293 §3.8.6.2.2 (and RFC 7323 §2.4): never shrink, so an offer below what
         is left of the last one is rounded up to it instead.
         """
+        if self.ack_pending & ACK_NOMEM:
+            # A segment was refused for want of memory: offer nothing (tcp_select_window).
+            self.rcv_wnd = 0
+            self.rcv_wup = self.rcv_nxt
+            self.window_cache = None
+            return 0
         mem = self.rcv_mem
         key = (self.rcv_nxt, self.rcv_wnd, self.rcv_wup, mem.queued, mem.ofo, self.rcvbuf,
                self.scaling_ratio, self.window_clamp, self.rcv_ssthresh, self.rcv_mss,

@@ -165,6 +165,7 @@ class Player:
         self.slack = self.tolerance  # this event's: the larger of both rules
         self.strict = "strict_segments" in script.options
         self.unknown_sysctls: list[str] = []
+        self.nstat_seen: dict[str, int] = {}  # counters as nstat last printed them
 
     # -- running --
 
@@ -295,10 +296,10 @@ class Player:
 
     def _command(self, command: Command) -> None:
         """The shell lines the suite uses: defaults.sh and set_sysctls.py (their sysctls
-        go to the host), ``sysctl name=value``; ethtool offload switches (tcpkit's
-        segmentation is Linux's GSO whatever the device does), nstat, the sysctl restore
-        script, flushing TCP metrics and a pfifo qdisc do nothing here. Anything else is
-        UNSUPPORTED."""
+        go to the host), ``sysctl name=value``, nstat and its greps (on the host's
+        counters); ethtool offload switches (tcpkit's segmentation is Linux's GSO
+        whatever the device does), the sysctl restore script, flushing TCP metrics and a
+        pfifo qdisc do nothing here. Anything else is UNSUPPORTED."""
         for line in command.text.replace("\\\n", " ").splitlines():
             try:
                 words = shlex.split(line, comments=True)
@@ -307,7 +308,9 @@ class Player:
             if not words:
                 continue
             program = words[0].rsplit("/", 1)[-1]
-            if program == "defaults.sh":
+            if program == "nstat":
+                self._nstat(words, line)
+            elif program == "defaults.sh":
                 self._defaults(words[0])
             elif program == "set_sysctls.py":
                 for item in words[1:]:
@@ -318,7 +321,7 @@ class Player:
                     if "=" in item and not item.startswith("-"):
                         name, _, value = item.partition("=")
                         self._sysctl(name, value)
-            elif program in ("ethtool", "nstat") or program.startswith("sysctl_restore") \
+            elif program == "ethtool" or program.startswith("sysctl_restore") \
                     or words[:3] == ["ip", "tcp_metrics", "flush"] \
                     or words == ["tc", "qdisc", "add", "dev", "tun0", "root", "pfifo"]:
                 # No metrics cache to flush; a plain FIFO is what the simulated link is
@@ -326,6 +329,31 @@ class Player:
                 continue
             else:
                 raise Unsupported(f"shell command `{line.strip()}`")
+
+    def _nstat(self, words: list[str], line: str) -> None:
+        """``nstat`` prints the counters that moved since it last ran, and remembers
+        them: ``nstat -n`` (or to /dev/null) only remembers; ``nstat | grep NAME``
+        fails unless NAME moved; ``... | grep -q " N "`` unless it moved by N."""
+        counters = self.host.counters
+        now = {name: counters[name] for name in counters}
+        moved = {name: value - self.nstat_seen.get(name, 0) for name, value in now.items()}
+        self.nstat_seen = now
+        if words in (["nstat", "-n"], ["nstat"], ["nstat", ">", "/dev/null"]):
+            return
+        if len(words) < 4 or words[1:3] != ["|", "grep"]:
+            raise Unsupported(f"shell command `{line.strip()}`")
+        name, rest = words[3], words[4:]
+        if name not in now:
+            raise Unsupported(f"counter {name} (tcpkit does not count it)")
+        if rest in ([], [">", "/dev/null"]):
+            want = None
+        elif len(rest) == 4 and rest[:3] == ["|", "grep", "-q"] and rest[3].strip().isdigit():
+            want = int(rest[3])
+        else:
+            raise Unsupported(f"shell command `{line.strip()}`")
+        got = moved[name]
+        if got == 0 or (want is not None and got != want):
+            raise Mismatch(f"`{line.strip()}` failed: {name} moved by {got}")
 
     def _defaults(self, name: str) -> None:
         path = (self.directory / name) if self.directory else Path(name)

@@ -135,6 +135,11 @@ class Actor:
         err = self.sock().getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         return errno.errorcode.get(err, "0") if err else 0
 
+    def op_rcv_window(self) -> object:
+        """TCP_INFO's tcpi_rcv_wnd (Linux 6.2+, offset 232) and tcpi_rcv_ssthresh."""
+        info = self.sock().getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 240)
+        return [struct.unpack_from("I", info, 232)[0], struct.unpack_from("I", info, 64)[0]]
+
     def op_unplug(self) -> object:
         subprocess.run(["ip", "link", "set", self.spec["interface"], "down"], check=True)
         return "ok"

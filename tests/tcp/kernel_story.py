@@ -7,8 +7,9 @@ two. Linux is the reference (../shared/DESIGN.md, "Fidelity").
 A story is a list of :class:`Step`: at time ``t`` (seconds from the start), side ``a``
 (the client, 192.0.2.1) or ``b`` (the server, 192.0.2.2) does ``op``. Ops: listen,
 connect, accept, send n, recv n (non-blocking), recv_wait n timeout (blocking), shutdown,
-close, abort (SO_LINGER {1, 0} then close), so_error, blackhole/restore (the side
-silently drops all TCP, like a crashed host), wait.
+close, abort (SO_LINGER {1, 0} then close), so_error, rcv_window (TCP_INFO's rcv_wnd and
+rcv_ssthresh), blackhole/restore (the side silently drops all TCP, like a crashed host),
+wait.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ SYSCTLS = {
     "tcp_keepalive_time": "keepalive_time",
     "tcp_keepalive_intvl": "keepalive_intvl",
     "tcp_keepalive_probes": "keepalive_probes",
+    "tcp_window_scaling": "window_scaling",
 }
 
 
@@ -293,6 +295,8 @@ class _EngineActors:
             elif op == "so_error":
                 err = conn.take_error()
                 return errno.errorcode.get(err, "0") if err else 0
+            elif op == "rcv_window":
+                return [conn.rcv_wnd, conn.rcv_ssthresh]
             elif op == "blackhole":
                 self.dark.add(side)
             elif op == "restore":

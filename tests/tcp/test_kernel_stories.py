@@ -93,6 +93,17 @@ STORIES = [
     # (Not a reopening: a segment arriving while the kernel reader is inside recv()
     # waits in the socket backlog and merges with the next one there, which only the
     # timing of two processes decides.)
+    # Without window scaling, a buffer bigger than 64 KB: the SYN-ACK says 65535, but
+    # the window promised is the whole initial space (tcp_info rcv_wnd), and later
+    # ACKs keep it; rcv_ssthresh is clamped to 64 KB until data shows the
+    # payload-to-truesize ratio.
+    Story("no_window_scaling_big_buffer", [
+        S(0, "b", "listen"), S(0.1, "a", "connect"), S(0.2, "b", "accept"),
+        S(0.2, "b", "rcv_window"), S(0.3, "a", "send", (1000,)),
+        S(0.35, "b", "rcv_window"), S(0.4, "b", "recv", (1000,)),
+        S(0.5, "a", "send", (1000,)), S(0.55, "b", "rcv_window"),
+        S(0.6, "a", "close"), S(0.7, "b", "close"),
+    ], duration=1.0, sysctls={"tcp_window_scaling": 0}, server_options={"rcvbuf": 270000}),
     Story("zero_window", [
         S(0, "b", "listen"), S(0.1, "a", "connect"), S(0.2, "b", "accept"),
         *[S(0.3 + 0.01 * i, "a", "send", (4000,)) for i in range(5)],

@@ -267,3 +267,18 @@ def test_small_segments_are_collapsed_before_anything_is_refused() -> None:
 def test_linear_truesize_follows_the_kmalloc_buckets() -> None:
     assert [linear_truesize(n) for n in (0, 256, 257, 704, 705, 1728, 1729, 3776)] == \
         [832, 832, 1280, 1280, 2304, 2304, 4352, 4352]
+
+
+def test_the_device_says_what_a_segment_costs_and_its_segment_size() -> None:
+    """A receiving device may say what it charged for a segment (skb->truesize) and the
+    size of the segments an offload merged into it (gso_size): the buffer is charged
+    the former, the peer's MSS is measured from the latter (tcp_measure_rcv_mss)."""
+    conn, peer = established(peer_options={"mss": 1000})
+    seg = peer.data(b"d" * 4000)
+    seg.truesize, seg.gso_size = 8448, 1000
+    peer.send(seg)
+    assert conn.rcv_mss == 1000 and conn.rcv_mem.total == 8448
+    assert conn.scaling_ratio == (4000 << 8) // 8448
+    other, peer2 = established(peer_options={"mss": 1000})
+    peer2.send(peer2.data(b"d" * 4000))
+    assert other.rcv_mss == 1448 and other.rcv_mem.total == 4000 + 832  # veth's skb

@@ -458,8 +458,9 @@ class Host:
             return
         counters.inc("IpInDelivers")
         if header.protocol == PROTO_TCP:
+            rx = interface.rx_skb
             self.tcp.input(header.src, header.dst, payload, header.src_packed,
-                           header.dst_packed, now)
+                           header.dst_packed, now, rx(len(packet)) if rx else None)
         elif header.protocol == PROTO_ICMP:
             self._icmp_input(header, payload, now)
         else:

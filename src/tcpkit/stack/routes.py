@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 # What a link gives an interface: transmit(packet, next_hop_address).
 Transmit = Callable[[bytes, str], None]
+# How a device hands a received IP packet of n bytes to the stack, as Linux's skb:
+# (truesize, gso_size); None: veth's paged skbs, as the engine assumes.
+RxSkb = Callable[[int], tuple[int, int]]
 
 
 def _unplugged(packet: bytes, next_hop: str) -> None:
@@ -25,7 +28,9 @@ def _unplugged(packet: bytes, next_hop: str) -> None:
 @dataclass(slots=True, eq=False)
 class Interface:
     """A network interface: a name, one IPv4 address with its prefix, an MTU, and the
-    link it is attached to (``transmit``). ``up`` False drops everything, both ways."""
+    link it is attached to (``transmit``). ``up`` False drops everything, both ways.
+    ``rx_skb`` describes the skbs the device makes of what it receives (see
+    :data:`RxSkb`)."""
 
     name: str
     address: str
@@ -33,6 +38,7 @@ class Interface:
     mtu: int = 1500
     transmit: Transmit = field(default=_unplugged, repr=False)
     up: bool = True
+    rx_skb: RxSkb | None = field(default=None, repr=False)
 
     @property
     def network(self) -> ipaddress.IPv4Network:

@@ -219,8 +219,9 @@ class TcpLayer:
     # -- input -------------------------------------------------------------------------
 
     def input(self, src: str, dst: str, payload: bytes, src_packed: bytes,
-              dst_packed: bytes, now: float) -> None:
-        """A TCP segment for one of our addresses (Linux ``tcp_v4_rcv``)."""
+              dst_packed: bytes, now: float, skb: tuple[int, int] | None = None) -> None:
+        """A TCP segment for one of our addresses (Linux ``tcp_v4_rcv``); ``skb``: the
+        truesize and gso_size the device gave it, if it says."""
         counters = self.host.counters
         try:
             seg = parse_tcp(payload, pseudo_header(src_packed, dst_packed, PROTO_TCP))
@@ -231,6 +232,8 @@ class TcpLayer:
             self.host.drop(f"TCP: {exc}")
             return
         counters.inc("TcpInSegs")
+        if skb is not None:
+            seg.truesize, seg.gso_size = skb
         attached = self.conns.get((dst, seg.dst_port, src, seg.src_port))
         if attached is not None:
             listener = attached.listener

@@ -318,9 +318,18 @@ class ReceiveMemory:
     def total(self) -> int:
         return self.queued + self.ofo
 
-    def charge(self, end: int, length: int, now: float, settle: float) -> None:
-        """A segment of ``length`` bytes ending at ``end`` joined the in-order queue."""
+    def charge(self, end: int, length: int, now: float, settle: float,
+               truesize: int = 0) -> None:
+        """A segment of ``length`` bytes ending at ``end`` joined the in-order queue.
+        ``truesize``: what the receiving device charged for it (a linear skb, which
+        never merges), or 0 for veth's paged skbs."""
         skbs = self._skbs
+        if truesize:
+            if not skbs:
+                self._head = end - length
+            skbs.append([end, truesize, MAX_SKB_FRAGS, -1.0])
+            self.queued += truesize
+            return
         if skbs:
             last = skbs[-1]
             if last[2] < MAX_SKB_FRAGS and 0 <= last[3] <= now - settle:

@@ -55,8 +55,8 @@ class ConnectionConfig:
     # Buffers (bytes). net.ipv4.tcp_rmem / tcp_wmem: min, default, max.
     rmem: tuple[int, int, int] = (4096, 131072, 33554432)
     wmem: tuple[int, int, int] = (4096, 16384, 4194304)
-    rmem_max: int = 212992  # net.core.rmem_max: the ceiling for SO_RCVBUF
-    wmem_max: int = 212992  # net.core.wmem_max: the ceiling for SO_SNDBUF
+    rmem_max: int = 4194304  # net.core.rmem_max (4 MB on 6.18, measured): SO_RCVBUF ceiling
+    wmem_max: int = 4194304  # net.core.wmem_max (4 MB on 6.18, measured): SO_SNDBUF ceiling
     rcvbuf: int | None = None  # SO_RCVBUF as set (locks receive-buffer autotuning)
     sndbuf: int | None = None  # SO_SNDBUF as set (locks send-buffer autotuning)
     moderate_rcvbuf: bool = True  # net.ipv4.tcp_moderate_rcvbuf

@@ -39,6 +39,11 @@ COMP_SACK_NR = 44  # net.ipv4.tcp_comp_sack_nr
 COMP_SACK_DELAY = 0.001  # net.ipv4.tcp_comp_sack_delay_ns
 
 
+def _truesize(seg: TCPSegment, length: int) -> int:
+    """What the segment costs the receive buffer: the device's figure, or veth's."""
+    return seg.truesize or length + SKB_OVERHEAD
+
+
 def _extend(block: tuple[int, int], start: int, end: int) -> tuple[int, int] | None:
     """Linux ``tcp_sack_extend``: the union if the ranges touch or overlap, else None."""
     if start <= block[1] and block[0] <= end:
@@ -147,10 +152,11 @@ class Receiver(Output):
         lss = self.last_seg_size
         self.last_seg_size = 0
         flags = seg.flags
-        if length >= self.rcv_mss:
-            if length != self.rcv_mss:
-                self._update_scaling_ratio(length)
-            self.rcv_mss = min(length, self.advmss)
+        size = seg.gso_size or length  # an offload's super-segment: its segments' size
+        if size >= self.rcv_mss:
+            if size != self.rcv_mss:
+                self._update_scaling_ratio(length, _truesize(seg, length))
+            self.rcv_mss = min(size, self.advmss)
             if flags & PSH:
                 self.ack_pending |= ACK_PUSHED
         else:
@@ -189,11 +195,12 @@ class Receiver(Output):
                 self._incr_quickack(self.config.quickack_max)
         self.lrcvtime = now
         if length >= 128:
-            self._grow_window(length)
+            # truesize_adjust(): of paged data (no truesize given: veth's), the payload.
+            self._grow_window(length, seg.truesize or length)
 
-    def _queue_data(self, data: bytes) -> None:
+    def _queue_data(self, data: bytes, truesize: int = 0) -> None:
         self.rcv_mem.charge(self.rcv_nxt + len(data), len(data), self.clock,
-                            (self.rtt.srtt_us >> 3) / 1e6)
+                            (self.rtt.srtt_us >> 3) / 1e6, truesize)
         self.recv_queue.append(data)
         self.rcv_nxt += len(data)
 
@@ -240,7 +247,7 @@ class Receiver(Output):
         if not self._try_rmem_schedule(seq):
             self._emit(Counted("TcpExtTCPOFODrop"))
             return
-        self._data_queue_ofo(seq, payload, fin)
+        self._data_queue_ofo(seq, payload, fin, _truesize(seg, len(payload)))
 
     # -- when the receive buffer is full (Linux tcp_try_rmem_schedule) ----------------
 
@@ -316,7 +323,7 @@ class Receiver(Output):
 
     def _queue_in_order(self, seg: TCPSegment, payload: bytes, fin: int, now: float) -> None:
         if payload:
-            self._queue_data(payload)
+            self._queue_data(payload, seg.truesize)
             self._event_data_recv(len(payload), seg, now)
         if fin:
             self._fin(now)
@@ -332,7 +339,7 @@ class Receiver(Output):
             if not events or events[-1] is not DATA_RECEIVED:
                 events.append(DATA_RECEIVED)
 
-    def _data_queue_ofo(self, seq: int, payload: bytes, fin: int) -> None:
+    def _data_queue_ofo(self, seq: int, payload: bytes, fin: int, truesize: int) -> None:
         """Linux ``tcp_data_queue_ofo``: keep data beyond a hole, SACK it."""
         self._schedule_ack()
         end = seq + len(payload) + fin
@@ -342,11 +349,11 @@ class Receiver(Output):
             duplicate = self.ofo.add(seq, payload)
             if duplicate is not None:
                 self._dsack_set(*duplicate)
-            self.rcv_mem.ofo += len(payload) + SKB_OVERHEAD
+            self.rcv_mem.ofo += truesize
         if self.sack_ok:
             self._sack_new_ofo(seq, end)
             if payload:
-                self._grow_window(len(payload))
+                self._grow_window(len(payload), truesize)
 
     def _ofo_queue(self, now: float) -> None:
         """Linux ``tcp_ofo_queue``: move what the hole was hiding into the queue."""

@@ -26,6 +26,7 @@ from tcpkit.tcp.seq import unwrap
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import SentSegment
 from tcpkit.tcp.timers import Timers
+from tcpkit.tcp.window import U16_MAX
 from tcpkit.wire.tcp import ACK, FIN, PSH, RST, SYN, TCPSegment
 from tcpkit.wire.tcp_options import MSS, NOP, SackPermitted, Timestamps, WindowScale
 
@@ -293,7 +294,8 @@ class SegmentArrives(Timers):
         if flags & ACK and unwrap(seg.ack, self.snd_una) != self.iss + 1:
             self._reply_reset(seg)  # RFC 9293 §3.10.7.4: unacceptable ACK in SYN-RECEIVED
             return
-        window_end = self.rcv_nxt + self.rcv_wnd
+        # tcp_check_req: within the SYN-ACK's window (tcp_synack_window).
+        window_end = self.rcv_nxt + min(self.rcv_wnd, U16_MAX << self.rcv_wscale)
         in_window = ((seq == end and seq == self.rcv_nxt)
                      or (seq < window_end and end > self.rcv_nxt))
         if paws_reject or not in_window:

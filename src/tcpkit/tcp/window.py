@@ -23,7 +23,6 @@ far into a transfer are close to such a host's, not identical.
 
 from __future__ import annotations
 
-from tcpkit.tcp.buffers import SKB_OVERHEAD
 from tcpkit.tcp.config import SOCK_MIN_RCVBUF, TCP_MAX_WSCALE
 from tcpkit.tcp.core import Core
 from tcpkit.tcp.tcb import ACK_NOMEM
@@ -50,11 +49,11 @@ class Window(Core):
         """Linux ``tcp_space_from_win``: the buffer a window of ``window`` bytes needs."""
         return (window << 8) // self.scaling_ratio
 
-    def _update_scaling_ratio(self, length: int) -> None:
+    def _update_scaling_ratio(self, length: int, truesize: int) -> None:
         """Linux ``tcp_measure_rcv_mss`` (6.5+): a segment of a new size shows the
         payload-to-truesize ratio; the window clamp follows it."""
         old = self.scaling_ratio
-        self.scaling_ratio = ((length << 8) // (length + SKB_OVERHEAD)) or 1
+        self.scaling_ratio = ((length << 8) // truesize) or 1
         if self.scaling_ratio != old:
             self._set_window_clamp(self._win_from_space(self.rcvbuf))
             self.rcvq_space = min(self.rcvq_space, self.window_clamp)
@@ -95,7 +94,10 @@ class Window(Core):
         space = min(self.window_clamp, max(space, 0))
         if space > mss:
             space -= space % mss  # a whole number of segments
-        self.rcv_wnd = min(space, U16_MAX)
+        # The whole of it, though the SYN's field can say 64 KB at most: without window
+        # scaling the first ACKs keep promising it (measured on 6.18, tcp_info rcv_wnd
+        # 268640 behind a SYN-ACK of 65535), which decides when they are delayed.
+        self.rcv_wnd = space
         wscale = 0
         if wscale_ok:
             space = max(space, cfg.rmem[2], cfg.rmem_max)
@@ -204,13 +206,13 @@ class Window(Core):
         if self.sndbuf < sndmem:
             self.sndbuf = min(sndmem, self.config.wmem[2])
 
-    def _grow_window(self, length: int) -> None:
-        """Linux ``tcp_grow_window``: raise ``rcv_ssthresh`` as full segments arrive."""
+    def _grow_window(self, length: int, size: int) -> None:
+        """Linux ``tcp_grow_window``: raise ``rcv_ssthresh`` as segments arrive whose
+        cost to the buffer (``size``: their truesize, less the head for in-order paged
+        data, ``truesize_adjust``) the window can afford."""
         room = min(self.window_clamp, self._space()) - self.rcv_ssthresh
         if room <= 0:
             return
-        # truesize_adjust(): payload in page frags is charged at about its own size.
-        size = length
         if self._win_from_space(size) <= length:
             incr = 2 * self.advmss
         else:

@@ -8,7 +8,7 @@ with odd bits set survives a round trip. The options live in :mod:`tcp_options`.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from tcpkit.wire.checksum import finish, word_sum
@@ -49,6 +49,12 @@ class TCPSegment:
 
     ``checksum=None`` means "compute it on build". ``window`` is the raw 16-bit field (the
     peer's window scale is applied by the engine, not here).
+
+    Two fields are not on the wire but say how a received segment arrived, as Linux's
+    skb does: ``gso_size``, the size of the segments an offload merged into this one
+    (``skb_shinfo->gso_size``), and ``truesize``, the memory the receiving device
+    charged for it (``skb->truesize``); 0 when the device says nothing (the engine then
+    assumes veth's paged skbs). They take no part in comparisons.
     """
 
     src_port: int
@@ -61,6 +67,8 @@ class TCPSegment:
     options: tuple[TCPOption, ...] = ()
     payload: bytes = b""
     checksum: int | None = None
+    gso_size: int = field(default=0, compare=False, repr=False)
+    truesize: int = field(default=0, compare=False, repr=False)
 
     @property
     def header_length(self) -> int:

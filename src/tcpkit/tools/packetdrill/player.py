@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from tcpkit.links.sim import Network, SimulationError
+from tcpkit.links.tun_skb import tun_rx_skb
 from tcpkit.stack.options import NotModelled
 from tcpkit.tools.packetdrill.lexer import PacketdrillSyntaxError
 from tcpkit.tools.packetdrill.script import (
@@ -138,6 +139,11 @@ class Player:
         self.host.add_route(f"{self.remote}/32", dev="eth0")
         interface = self.host.interfaces["eth0"]
         interface.transmit = self._sniff  # a point-to-point cable to the script
+        # packetdrill writes inbound packets to tun0, with --mss as their GSO size.
+        try:
+            interface.rx_skb = tun_rx_skb(int(script.options.get("mss") or 0))
+        except ValueError:
+            self.refused = "an --mss that is not a number"
         self.interface = interface
         self.sniffed: list[tuple[float, TCPSegment]] = []
         self.fds: dict[int, Any] = {}

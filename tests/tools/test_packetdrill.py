@@ -286,3 +286,24 @@ def test_nstat_greps_read_the_hosts_counters(check: str, status: str) -> None:
     assert result.status == status, result
     if status == FAIL:
         assert "TcpExtBeyondWindow moved by 1" in result.message
+
+
+def test_sendto_and_recvfrom_on_a_connected_socket_are_send_and_recv() -> None:
+    result = play(HANDSHAKE + """
+   +0 sendto(4, ..., 100, 0, ..., ...) = 100
+   +0 > P. 1:101(100) ack 1
+   +0 < P. 1:11(10) ack 101 win 257
+   +0 recvfrom(4, ..., 100, 0, ..., ...) = 10
+""")
+    assert result.status == PASS, result
+
+
+def test_a_blocked_call_tcpkit_cannot_make_explains_the_packets_that_follow() -> None:
+    """sendto(MSG_FASTOPEN) would send a SYN with data: tcpkit has no Fast Open, so the
+    script is UNSUPPORTED at that call, not a FAIL at the SYN it never sent."""
+    result = play("""
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4
+ +.05...0.060 sendto(4, ..., 1000, MSG_FASTOPEN, ..., ...) = 1000
+   +0 > S 0:1000(1000) <mss 1460,nop,nop,sackOK,nop,wscale 8>
+""")
+    assert result == Result(UNSUPPORTED, 3, "MSG_FASTOPEN (TCP Fast Open)"), result

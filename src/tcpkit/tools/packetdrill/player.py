@@ -227,6 +227,10 @@ class Player:
                 self._check_pending(line)
             self._finish(line)
         except Mismatch as exc:
+            # A call still blocked that tcpkit could not make explains what follows.
+            for event, _, _, box in self.pending:
+                if "unsupported" in box:
+                    return Result(UNSUPPORTED, event.line, box["unsupported"])
             return Result(FAIL, line, str(exc))
         except Unsupported as exc:
             return Result(UNSUPPORTED, line, str(exc))
@@ -731,7 +735,9 @@ _EXTRA_CONSTANTS = {"O_RDWR": 2, "O_NONBLOCK": 0o4000, "F_GETFL": 3, "F_SETFL": 
                     "SO_REUSEADDR": 2, "TCP_NODELAY": 1, "TCP_CORK": 3, "SOL_TCP": 6,
                     "TCP_MAXSEG": 2, "TCP_INFO": 11, "TCP_USER_TIMEOUT": 18,
                     "SIOCINQ": 0x541B, "FIONREAD": 0x541B, "SIOCOUTQ": 0x5411,
-                    "TIOCOUTQ": 0x5411, "SIOCOUTQNSD": 0x894B, "SIOCATMARK": 0x8905}
+                    "TIOCOUTQ": 0x5411, "SIOCOUTQNSD": 0x894B, "SIOCATMARK": 0x8905,
+                    "MSG_FASTOPEN": 0x20000000}
+MSG_FASTOPEN = _EXTRA_CONSTANTS["MSG_FASTOPEN"]
 
 
 def _sock(player: Player, expr: Any) -> Any:
@@ -810,6 +816,20 @@ def _write(player: Player, call: Syscall) -> int:
 
 def _send(player: Player, call: Syscall) -> int:
     return _transmit(player, call, _constant(call.args[3]) if len(call.args) > 3 else 0)
+
+
+def _sendto(player: Player, call: Syscall) -> int:
+    """``sendto(fd, buf, len, flags, addr, addrlen)``: on a TCP socket the address
+    matters only to Fast Open (``tcp_sendmsg_fastopen``); otherwise it is send()."""
+    flags = _constant(call.args[3]) if len(call.args) > 3 else 0
+    if flags & MSG_FASTOPEN:
+        raise Unsupported("MSG_FASTOPEN (TCP Fast Open)")
+    return _transmit(player, call, flags)
+
+
+def _recvfrom(player: Player, call: Syscall) -> int:
+    """``recvfrom(fd, buf, len, flags, addr, addrlen)``: recv() on a TCP socket."""
+    return _recv(player, call)
 
 
 def _sendmsg(player: Player, call: Syscall) -> int:
@@ -904,5 +924,6 @@ SYSCALLS: dict[str, Callable[[Player, Syscall], int]] = {
     "socket": _socket, "bind": _bind, "listen": _listen, "accept": _accept,
     "connect": _connect, "read": _read, "recv": _recv, "write": _write, "send": _send,
     "close": _close, "shutdown": _shutdown, "setsockopt": _setsockopt, "fcntl": _fcntl,
-    "getsockopt": _getsockopt, "ioctl": _ioctl, "sendmsg": _sendmsg,
+    "getsockopt": _getsockopt, "ioctl": _ioctl, "sendmsg": _sendmsg, "sendto": _sendto,
+    "recvfrom": _recvfrom,
 }

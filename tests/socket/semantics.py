@@ -335,9 +335,27 @@ def options_are_per_socket(sk: ModuleType) -> Observed:
     return [options(s) for s in (srv, a, b, first, second)]
 
 
+def tcp_info_times(sk: ModuleType) -> Observed:
+    """TCP_INFO's milliseconds since data was last sent and received and an ACK last
+    received (to the nearest 100 ms: loopback is not instant), after 0.3 s of silence;
+    the time since an ACK was last sent is always 0."""
+    srv, cli, conn = _pair(sk)
+    cli.sendall(b"ping")
+    conn.recv(10)
+    conn.settimeout(0.3)
+    silence = outcome(lambda: conn.recv(1))
+    seen: Observed = [silence]
+    for s in (cli, conn):
+        info = s.getsockopt(stdlib.IPPROTO_TCP, stdlib.TCP_INFO, 104)
+        sent, ack_sent, received, ack_received = struct.unpack_from("4I", info, 44)
+        seen.append([round(sent, -2), ack_sent, round(received, -2), round(ack_received, -2)])
+    return seen
+
+
 STORIES = [connect_to_closed_port, close_with_unread_data, answer_then_reset, linger_zero,
            send_after_peer_closed, reset_before_accept, half_close, nonblocking_calls,
            not_connected, already_connected, invalid_arguments, address_in_use,
            time_wait_blocks_bind, server_restart_needs_reuseaddr, accept_queue_overflow,
            option_values, timeouts, peek_and_waitall, connect_completed_by_poll,
-           names_after_reset, names_after_orderly_close, options_are_per_socket]
+           names_after_reset, names_after_orderly_close, options_are_per_socket,
+           tcp_info_times]

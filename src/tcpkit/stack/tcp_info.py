@@ -2,8 +2,9 @@
 the part every version since 2.6 fills the same way and ``ss -ti`` prints: state,
 congestion state, retransmission and probe counts, window scales, RTO and delayed-ACK
 timeout, MSSes, the counters of the retransmission queue, RTT estimates (µs), cwnd and
-ssthresh (segments). Times since the last send/receive are left 0: tcpkit does not keep
-them per connection. Later fields (pacing rate, byte counters, ...) are not modelled; a
+ssthresh (segments), and the milliseconds since data was last sent and received and an
+ACK last received (counted in jiffies, as ``tcp_get_info`` does; the time since an ACK
+was last sent is 0 there too). Later fields (pacing rate, byte counters, ...) are not modelled; a
 caller asking for more gets these 104 bytes, as an older kernel would give.
 """
 
@@ -39,12 +40,17 @@ def tcp_info(sock: TcpSock) -> bytes:
                | (TCPI_OPT_WSCALE if conn.wscale_ok else 0))
     wscales = (conn.snd_wscale & 0xF) | ((conn.rcv_wscale & 0xF) << 4)
     jiffy_us = 1_000_000 // cfg.hz
+    now = int(sock.host.now * cfg.hz + 1e-9)
+
+    def since(when: float) -> int:  # jiffies_to_msecs(now - stamp)
+        return (now - int(when * cfg.hz + 1e-9)) * 1000 // cfg.hz
+
     return _INFO.pack(
         state, int(conn.ca_state), min(conn.retransmits, 255), min(conn.probes_out, 255),
         min(rtt.backoff, 255), options, wscales, 0,
         rtt.rto_jiffies * jiffy_us, conn.ato * jiffy_us, conn.mss_cache, conn.rcv_mss,
         conn.packets_out, conn.sacked_out, conn.lost_out, conn.retrans_out, 0,
-        0, 0, 0, 0,
+        since(conn.lsndtime), 0, since(conn.lrcvtime), since(conn.rcv_tstamp),
         cfg.mtu, conn.rcv_ssthresh, rtt.srtt_us >> 3, rtt.mdev_us >> 2,
         min(conn.ssthresh, 0xFFFFFFFF), conn.cwnd, conn.advmss, conn.reordering,
         conn.rcv_rtt_us >> 3, conn.rcvq_space, conn.total_retrans,

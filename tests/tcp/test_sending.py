@@ -10,8 +10,8 @@ import pytest
 
 from tcpkit.tcp.events import SendSpaceFreed
 from tcpkit.tcp.tcb import WQ_EOR, WQ_PSH
-from tcpkit.wire.tcp import ACK, PSH
-from tests.tcp.kit import established
+from tcpkit.wire.tcp import ACK, PSH, SYN
+from tests.tcp.kit import Peer, established, new_conn
 
 MSS = 1448
 
@@ -169,10 +169,30 @@ def test_send_buffer_full_would_block_then_space_freed() -> None:
     assert freed.space >= (conn.sndbuf - freed.space) // 2
 
 
-def test_send_takes_what_fits() -> None:
-    conn, peer = established()
-    room = conn.send_space
-    assert conn.send(b"x" * (room + 1000), peer.now) == room
+def test_the_send_buffer_is_charged_by_skb_and_a_write_overshoots_it() -> None:
+    """Linux charges the send buffer 832 bytes per skb plus the payload (sk_wmem_queued),
+    checks it only before starting a new write-queue buffer, and fills the last one to
+    the size goal regardless; a blocked writer wakes once the free part is half of the
+    charge. Measured on Linux 6.18 behind a TUN device with this very exchange (the
+    packetdrill script blocking/blocking-write.pkt), ``ss -tm`` w: 63328 after the
+    write (60000 of 61000 bytes queued against SO_SNDBUF 42000), 53328 after the ACK of
+    10001, 32496 after 30001; the write returned at the ACK of 36001."""
+    conn = new_conn(sndbuf=21000, timestamps=False, min_tso_segs=10)
+    peer = Peer(conn, timestamps=False, sack=False, wscale=0, mss=1000)
+    conn.listen()
+    peer.send(peer.seg(SYN, seq=0, options=peer.syn_options(), win=50000))
+    peer.now += 0.1
+    peer.send(peer.seg(ACK, seq=1, ack=1, win=50000))
+    assert conn.send(b"x" * 61000, peer.now) == 60000
+    assert conn._wmem_queued() == 63328 and conn.write_blocked
+    charges = []
+    for ack in (10001, 30001, 36001):
+        peer.now += 0.1
+        peer.send(peer.seg(ACK, seq=1, ack=ack, win=50000))
+        charges.append((conn._wmem_queued(), conn.write_blocked))
+    assert charges == [(53328, True), (32496, True), (26496, False)]
+    assert conn.send(b"x" * 1000, peer.now) == 1000
+    assert conn._wmem_queued() == 28328  # ss -tm after the write returned: w28328
 
 
 def test_empty_send_returns_zero() -> None:

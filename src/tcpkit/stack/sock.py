@@ -448,7 +448,7 @@ class TcpSock:
             return True
         if conn.state not in (State.ESTABLISHED, State.CLOSE_WAIT):
             return False
-        return conn.send_space > 0
+        return conn.writeable
 
     def setsockopt(self, level: int, name: int, value: int | bytes) -> None:
         self._usable()

@@ -49,6 +49,25 @@ class SendBuffer:
             self._starts.append(self.end)
         self.end += len(data)
 
+    def truncate(self, end: int) -> None:
+        """Forget what was appended after sequence number ``end`` (a write the send
+        buffer could take only part of; nothing past ``end`` was sent)."""
+        if end >= self.end:
+            return
+        chunks, starts = self._chunks, self._starts
+        while len(chunks) > self._first and starts[-1] >= end:
+            chunks.pop()
+            starts.pop()
+        if len(chunks) > self._first:
+            keep = end - starts[-1]
+            last = chunks[-1]
+            if isinstance(last, bytearray):
+                del last[keep:]
+            else:
+                chunks[-1] = last[:keep]
+        self.end = end
+        self._hint = 0
+
     def slice(self, seq: int, length: int) -> bytes:
         """The ``length`` bytes starting at sequence number ``seq`` (clipped at the end)."""
         end = min(seq + length, self.end)
@@ -271,6 +290,9 @@ class OutOfOrderQueue:
 # (tcp_try_coalesce) adds only its L bytes, up to MAX_SKB_FRAGS (17) segments per skb.
 SKB_OVERHEAD = 832
 MAX_SKB_FRAGS = 17
+# A write-queue skb (tcp_stream_alloc_skb: a small head, the data in page frags) costs
+# the send buffer the same 832 bytes plus its payload; a TSO split makes one more.
+SEND_SKB_OVERHEAD = SKB_OVERHEAD
 
 # The sizes behind that figure (include/linux/skbuff.h, net/core/skbuff.c, x86-64):
 SHINFO = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info))

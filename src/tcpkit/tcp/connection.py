@@ -70,6 +70,12 @@ class Connection(IcmpErrors):
         return self._send_space()
 
     @property
+    def writeable(self) -> bool:
+        """Linux ``__sk_stream_is_writeable``: poll()'s POLLOUT, and when a blocked
+        writer is woken: the free part of the send buffer at least half its charge."""
+        return self._stream_writeable()
+
+    @property
     def unacked(self) -> int:
         """Bytes (and SYN/FIN) sent or queued but not yet acknowledged."""
         return self.write_seq - self.snd_una

@@ -117,7 +117,8 @@ class IcmpErrors(UserCalls):
                 last = stop == payload_end
                 piece = SentSegment(start, s.end if last else stop,
                                     s.flags if last else s.flags & ~(FIN | PSH),
-                                    s.first_sent, s.last_sent, s.ever_retransmitted)
+                                    s.first_sent, s.last_sent, s.ever_retransmitted,
+                                    skb_end=True)  # tcp_fragment: an skb each
                 self._mark_lost(piece)
                 pieces.append(piece)
         if not self.lost_out:
@@ -125,6 +126,7 @@ class IcmpErrors(UserCalls):
         self.rtx.clear()
         self.rtx.extend(pieces)
         self.packets_out = len(pieces)
+        self.sent_skbs = sum(p.skb_end for p in pieces)
         if self.ca_state != CAState.LOSS:
             self.high_seq = self.snd_nxt
             self.ssthresh = self._current_ssthresh()

@@ -397,6 +397,7 @@ class Receiver(Output):
         self._transition(event, cause)
         self._clear_timers()
         self.rtx.clear()
+        self.sent_skbs = 0
         self.packets_out = self.sacked_out = self.lost_out = self.retrans_out = 0
         self.timewait_deadline = self._deadline_after(now, 60.0)
 

@@ -256,6 +256,8 @@ class Recovery(Rack):
                     self._rack_advance(s, now)
             if s.lost:
                 self.lost_out -= 1
+            if s.skb_end:
+                self.sent_skbs -= 1
             self.packets_out -= 1
             pkts_acked += 1
             prior_delivered = max(prior_delivered, s.delivered)

@@ -312,6 +312,7 @@ class SegmentArrives(Timers):
                              "reset while in SYN-RECEIVED: back to LISTEN")
             self._clear_timers()
             self.rtx.clear()
+            self.sent_skbs = 0
             self.packets_out = 0
             return
         if not flags & ACK:

@@ -71,6 +71,7 @@ class SentSegment:
     lost: bool = False
     delivered: int = 0  # the connection's delivered count when last sent (Linux tx.delivered)
     eor: bool = False  # ends a MSG_EOR write: never merged with what follows
+    skb_end: bool = False  # the last segment of a GSO packet: one skb in Linux's queue
 
 
 class TCB:
@@ -97,8 +98,9 @@ class TCB:
                  "rcvq_space_seq", "rcvq_space_time", "recv_queue", "remote", "reopen_isn",
                  "reord_seen", "reordering", "retrans_out", "retrans_stamp", "retransmits", "rtt",
                  "rtx", "sack_blocks", "sack_ca_rtt_us", "sack_ok", "sack_rtt_us", "sacked_out",
-                 "saw_tstamp", "scaling_ratio", "secrets", "send_buffer", "snd_cwnd_stamp",
-                 "snd_cwnd_used", "snd_nxt", "snd_shutdown", "snd_sml", "snd_una", "snd_up",
+                 "saw_tstamp", "scaling_ratio", "secrets", "send_buffer", "sent_skbs",
+                 "snd_cwnd_stamp", "snd_cwnd_used", "snd_nxt", "snd_shutdown", "snd_sml",
+                 "snd_una", "snd_up",
                  "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "sndbuf", "soft_error", "ssthresh",
                  "state", "timewait_deadline", "tlp_high_seq", "tlp_retrans", "total_retrans",
                  "total_rto", "ts_offset", "ts_ok", "ts_options", "ts_recent", "ts_recent_stamp",
@@ -157,6 +159,7 @@ class TCB:
         # first begins at snd_nxt. A write's PSH sits on the buffer that ends it.
         self.write_queue: list[list[int]] = []
         self.rtx: list[SentSegment] = []  # sent, unacknowledged (in order)
+        self.sent_skbs = 0  # GSO packets (skbs) among them: the send buffer's charge
         self.snd_sml = 0  # end of the last small segment sent (Nagle, Minshall)
         self.lsndtime = 0.0  # when data was last sent
         self.urg_mode = False

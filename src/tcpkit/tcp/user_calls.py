@@ -19,7 +19,7 @@ import errno
 import os
 
 from tcpkit.tcp.segment_arrives import SegmentArrives
-from tcpkit.tcp.sender import GSO_MAX_SIZE, NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
+from tcpkit.tcp.sender import NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import ACK_PUSHED, ACK_PUSHED2, WQ_EOR, WQ_PSH
 
@@ -97,16 +97,16 @@ class UserCalls(SegmentArrives):
             raise _os_error(errno.EPIPE)
         if not data:
             return 0
-        room = self._send_space()
-        if room <= 0:
+        if not self._tail_room() and not self._stream_memory_free():
             self.write_blocked = True
             raise WouldBlock("send buffer full")
-        whole = len(data) <= room
-        data = data[:room]
         if not self.packets_out and self.config.slow_start_after_idle:
             self._slow_start_after_idle_check(now)
         self.send_buffer.append(data)
-        self._queue_write(len(data), now, urgent)
+        copied = self._queue_write(len(data), now, urgent)
+        whole = copied == len(data)
+        if not whole:
+            self.send_buffer.truncate(self.write_seq)
         if eor and whole:  # MSG_EOR: once the whole message is in (tcp_sendmsg_locked)
             self.write_queue[-1][1] |= WQ_EOR
         if urgent:  # tcp_push's tcp_mark_urg, once the write is queued
@@ -115,9 +115,9 @@ class UserCalls(SegmentArrives):
         if not more or self._forced_push():
             self._mark_push()
         self._push(now, NAGLE_CORK if more else None)
-        if len(data) == room and self._send_space() <= 0:
-            self.write_blocked = True
-        return len(data)
+        if not whole or not self._stream_writeable():
+            self.write_blocked = True  # SOCK_NOSPACE: wake the writer when room is back
+        return copied
 
     def _forced_push(self) -> bool:
         """Linux ``forced_push``: half the largest window went by without a PSH."""
@@ -129,20 +129,15 @@ class UserCalls(SegmentArrives):
             self.write_queue[-1][1] |= WQ_PSH
         self.pushed_seq = self.write_seq
 
-    def _size_goal(self) -> int:
-        """Linux ``tcp_send_mss``/``tcp_xmit_size_goal``: how much one write-queue buffer
-        takes: up to 64 KB (GSO), at most half the peer's largest window, in whole
-        segments."""
-        mss = self._current_mss()
-        return max(self._bound_to_half_wnd(GSO_MAX_SIZE) // mss, 1) * mss
-
-    def _queue_write(self, length: int, now: float, urgent: bool = False) -> None:
-        """Linux ``tcp_sendmsg_locked``: copy ``length`` bytes into write-queue buffers
-        of the size goal, first into the last one if it has room (which loses the PSH
-        the last write left on it). Between full buffers, with more to copy, half a
-        window without PSH forces one and pushes (``forced_push``); otherwise a full
-        buffer at the head of the queue goes out alone (``tcp_push_one``); an urgent
-        write pushes only at its end, once the urgent pointer is set (MSG_OOB)."""
+    def _queue_write(self, length: int, now: float, urgent: bool = False) -> int:
+        """Linux ``tcp_sendmsg_locked``: copy up to ``length`` bytes into write-queue
+        buffers of the size goal, first into the last one if it has room (which loses
+        the PSH the last write left on it); a new buffer only while the send buffer's
+        charge is under its size (``sk_stream_memory_free``). Between full buffers, with
+        more to copy, half a window without PSH forces one and pushes
+        (``forced_push``); otherwise a full buffer at the head of the queue goes out
+        alone (``tcp_push_one``); an urgent write pushes only at its end, once the
+        urgent pointer is set (MSG_OOB). Returns how much was copied."""
         goal = self._size_goal()
         queue = self.write_queue
         pos = self.write_seq
@@ -155,6 +150,8 @@ class UserCalls(SegmentArrives):
                 if not copied:
                     tail[1] &= ~WQ_PSH
             else:
+                if not self._stream_memory_free():
+                    break
                 start = pos
                 tail = [pos, 0]
                 queue.append(tail)
@@ -170,6 +167,7 @@ class UserCalls(SegmentArrives):
                 self._push(now, NAGLE_PUSH)
             elif queue[0] is tail:
                 self._push_one(now)
+        return pos - (end - length)
 
     def _listen_turns_active(self, now: float) -> None:
         """RFC 9293 §3.10.2, LISTEN: a SEND with the remote known turns the passive

@@ -259,3 +259,23 @@ def test_a_pure_ack_closing_the_window_is_taken() -> None:
     conn, peer = established(peer_options={"wscale": 0})
     peer.send(peer.ack(win=0))
     assert conn.snd_wnd == 0
+
+
+def test_notsent_lowat_bounds_what_waits_unsent() -> None:
+    """TCP_NOTSENT_LOWAT (tcp_stream_memory_free): a new write-queue buffer only while
+    less than the mark waits unsent, and poll()'s POLLOUT only under half of it. The
+    kernel takes 26000 of a 59000-byte write with a mark of 4000 and a size goal of
+    16000 (the packetdrill script notsent_lowat/notsent-lowat-setsockopt.pkt, which
+    Linux 6.18 passes): the first buffer goes out 5 segments at a time (half of cwnd)
+    and is refilled to the goal, until cwnd is full; then nothing new is started."""
+    conn, peer = established(user_notsent_lowat=4000, timestamps=False,
+                             peer_options={"mss": 1000, "timestamps": False})
+    goal = conn._size_goal()  # 32000 here: half of this peer's 64240-byte window
+    assert conn.send(b"n" * 59000, peer.now) == 10000 + goal
+    assert conn.write_seq - conn.snd_nxt == goal and not conn.writeable
+    acked = 1
+    while conn.write_seq - conn.snd_nxt >= 2000:
+        acked += 2000
+        peer.send(peer.ack(ack=acked))
+        assert conn.writeable == (conn.write_seq - conn.snd_nxt < 2000)
+    assert conn.writeable

@@ -307,3 +307,18 @@ def test_a_blocked_call_tcpkit_cannot_make_explains_the_packets_that_follow() ->
    +0 > S 0:1000(1000) <mss 1460,nop,nop,sackOK,nop,wscale 8>
 """)
     assert result == Result(UNSUPPORTED, 3, "MSG_FASTOPEN (TCP Fast Open)"), result
+
+
+def test_poll_waits_for_what_it_asks_and_checks_revents() -> None:
+    body = HANDSHAKE + """
+   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0
+   +0...0.100 poll([{fd=4, events=POLLIN, revents=POLLIN}], 1, 1000) = 1
+  +.1 < P. 1:11(10) ack 1 win 257
+"""
+    assert play(body).status == PASS
+    assert play(HANDSHAKE + "+0 poll([{fd=4, events=POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"
+                ).status == PASS
+    wrong = play(HANDSHAKE + "+0 poll([{fd=4, events=POLLIN|POLLOUT, revents=POLLIN}], 1, 0) = 1\n")
+    assert wrong.status == FAIL and "revents 0x4, expected 0x1" in wrong.message
+    timeout = play(HANDSHAKE + "+0...0.050 poll([{fd=4, events=POLLIN}], 1, 50) = 0\n")
+    assert timeout.status == PASS, timeout

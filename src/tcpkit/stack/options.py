@@ -29,6 +29,7 @@ MAX_TCP_KEEPIDLE = 32767
 MAX_TCP_KEEPCNT = 127
 MAX_TCP_SYNCNT = 127
 TCP_USER_TIMEOUT = getattr(_socket, "TCP_USER_TIMEOUT", 18)
+TCP_NOTSENT_LOWAT = getattr(_socket, "TCP_NOTSENT_LOWAT", 25)
 TCP_INFO = getattr(_socket, "TCP_INFO", 11)
 TCP_CONGESTION = getattr(_socket, "TCP_CONGESTION", 13)
 TCP_LINGER2 = getattr(_socket, "TCP_LINGER2", 8)
@@ -137,6 +138,8 @@ def setsockopt(sock: TcpSock, level: int, name: int, value: int | bytes) -> None
         if number < 0:
             raise _err(errno.EINVAL, "TCP_USER_TIMEOUT must not be negative")
         cfg.user_timeout = number / 1000
+    elif name == TCP_NOTSENT_LOWAT:
+        cfg.user_notsent_lowat = number & 0xFFFFFFFF
     elif name == _socket.TCP_MAXSEG:
         if number and not TCP_MIN_MSS <= number <= MAX_TCP_WINDOW:
             raise _err(errno.EINVAL, f"TCP_MAXSEG must be 0 or {TCP_MIN_MSS}..{MAX_TCP_WINDOW}")
@@ -208,6 +211,7 @@ def getsockopt(sock: TcpSock, level: int, name: int, buflen: int = 0) -> int | b
         _socket.TCP_KEEPINTVL: int(cfg.keepalive_intvl),
         _socket.TCP_KEEPCNT: cfg.keepalive_probes,
         TCP_USER_TIMEOUT: round(cfg.user_timeout * 1000),
+        TCP_NOTSENT_LOWAT: cfg.user_notsent_lowat,
         TCP_SYNCNT: cfg.syn_retries,
         TCP_LINGER2: int(cfg.fin_timeout),
     }

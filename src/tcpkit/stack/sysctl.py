@@ -46,6 +46,7 @@ CONNECTION_SYSCTLS: Final[dict[str, tuple[str, str]]] = {
     "net.ipv4.tcp_reordering": ("reordering", _PLAIN),
     "net.ipv4.tcp_max_reordering": ("max_reordering", _PLAIN),
     "net.ipv4.tcp_min_tso_segs": ("min_tso_segs", _PLAIN),
+    "net.ipv4.tcp_notsent_lowat": ("notsent_lowat", _PLAIN),
     "net.ipv4.tcp_tso_rtt_log": ("tso_rtt_log", _PLAIN),
     "net.ipv4.tcp_tso_win_divisor": ("tso_win_divisor", _PLAIN),
     "net.ipv4.tcp_pacing_ss_ratio": ("pacing_ss_ratio", _PLAIN),

@@ -97,6 +97,8 @@ class ConnectionConfig:
     max_reordering: int = 300  # net.ipv4.tcp_max_reordering: how far reordering may grow
     # GSO packet sizing (tcp_tso_autosize) and the pacing rate it reads.
     min_tso_segs: int = 2  # net.ipv4.tcp_min_tso_segs
+    notsent_lowat: int = 0xFFFFFFFF  # net.ipv4.tcp_notsent_lowat
+    user_notsent_lowat: int = 0  # TCP_NOTSENT_LOWAT (0: the sysctl's)
     tso_rtt_log: int = 9  # net.ipv4.tcp_tso_rtt_log: the allowance halves per 2^n µs
     tso_win_divisor: int = 3  # net.ipv4.tcp_tso_win_divisor (tcp_tso_should_defer)
     pacing_ss_ratio: int = 200  # net.ipv4.tcp_pacing_ss_ratio (% of cwnd/SRTT)

@@ -472,15 +472,20 @@ class Sender(Receiver):
         skbs = self.sent_skbs + len(self.write_queue)
         return self.write_seq - self.snd_una + SEND_SKB_OVERHEAD * skbs
 
-    def _stream_memory_free(self) -> bool:
-        """Linux ``sk_stream_memory_free``: may a new write-queue buffer be started?"""
-        return self._wmem_queued() < self.sndbuf
+    def _stream_memory_free(self, wake: int = 0) -> bool:
+        """Linux ``__sk_stream_memory_free``: may a new write-queue buffer be started?
+        The charge must be under SO_SNDBUF, and what is not sent yet under
+        TCP_NOTSENT_LOWAT (half of it to wake a writer: ``tcp_stream_memory_free``)."""
+        cfg = self.config
+        lowat = cfg.user_notsent_lowat or cfg.notsent_lowat
+        return (self._wmem_queued() < self.sndbuf
+                and (self.write_seq - self.snd_nxt) << wake < lowat)
 
     def _stream_writeable(self) -> bool:
         """Linux ``__sk_stream_is_writeable``: what poll() reports and what wakes a
         writer: the free part of the buffer at least half of what is charged."""
         queued = self._wmem_queued()
-        return queued < self.sndbuf and self.sndbuf - queued >= queued >> 1
+        return self.sndbuf - queued >= queued >> 1 and self._stream_memory_free(1)
 
     def _tail_room(self) -> int:
         """How much the last write-queue buffer can still take (up to the size goal)."""

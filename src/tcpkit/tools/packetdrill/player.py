@@ -18,7 +18,7 @@ UNSUPPORTED naming what tcpkit (or this player) does not have; never a crash.
 Not done yet, and reported as UNSUPPORTED when a script needs it: shell commands other
 than the suite's sysctl settings, system calls beyond the socket basics (see
 :data:`SYSCALLS`), C pointers (NULL buffers), IPv6, ICMP and UDP packets, TCP options
-and socket options tcpkit does not have (Fast Open, MD5, TCP_NOTSENT_LOWAT), and ECN.
+and socket options tcpkit does not have (Fast Open, MD5, SO_ZEROCOPY), epoll, and ECN.
 ``%{ }%`` blocks see the 104 bytes of TCP_INFO tcpkit fills
 plus the engine's delivered, min_rtt and reord_seen; another field is UNSUPPORTED.
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import select
 import shlex
 import socket as stdlib
 import struct
@@ -736,7 +737,10 @@ _EXTRA_CONSTANTS = {"O_RDWR": 2, "O_NONBLOCK": 0o4000, "F_GETFL": 3, "F_SETFL": 
                     "TCP_MAXSEG": 2, "TCP_INFO": 11, "TCP_USER_TIMEOUT": 18,
                     "SIOCINQ": 0x541B, "FIONREAD": 0x541B, "SIOCOUTQ": 0x5411,
                     "TIOCOUTQ": 0x5411, "SIOCOUTQNSD": 0x894B, "SIOCATMARK": 0x8905,
-                    "MSG_FASTOPEN": 0x20000000}
+                    "MSG_FASTOPEN": 0x20000000, "POLLIN": select.POLLIN,
+                    "POLLPRI": select.POLLPRI, "POLLOUT": select.POLLOUT,
+                    "POLLERR": select.POLLERR, "POLLHUP": select.POLLHUP,
+                    "TCP_NOTSENT_LOWAT": 25}
 MSG_FASTOPEN = _EXTRA_CONSTANTS["MSG_FASTOPEN"]
 
 
@@ -909,6 +913,48 @@ def _ioctl(player: Player, call: Syscall) -> int:
     return 0
 
 
+def _poll_events(sock: Any) -> int:
+    """Linux ``tcp_poll``'s mask for the events the scripts ask about."""
+    inner = sock._sock
+    mask = (select.POLLIN if inner.readable() else 0) | \
+        (select.POLLOUT if inner.writable() else 0)
+    conn = inner.conn
+    if conn is not None and conn.error:
+        mask |= select.POLLERR
+    return mask
+
+
+def _poll(player: Player, call: Syscall) -> int:
+    """``poll([{fd=F, events=E, revents=R}, ...], n, timeout_ms)``: wait until one of
+    the sockets has what it asks for (or the timeout); each revents the script gives
+    must then be the socket's."""
+    entries = call.args[0]
+    if not isinstance(entries, Array):
+        raise Unsupported(f"poll() argument {entries!r}")
+    polled = []
+    for entry in entries.items:
+        fields = {item.target.name: item.value for item in getattr(entry, "items", ())
+                  if isinstance(item, Assign) and isinstance(item.target, Symbol)}
+        if "fd" not in fields or "events" not in fields:
+            raise Unsupported(f"poll() entry {entry!r}")
+        polled.append((_sock(player, fields["fd"]), _constant(fields["events"]),
+                       fields.get("revents")))
+    events = [sock_events for _, sock_events, _ in polled]
+    always = select.POLLERR | select.POLLHUP
+
+    def ready() -> list[int]:
+        return [_poll_events(sock) & (wanted | always) for (sock, _, _), wanted
+                in zip(polled, events, strict=True)]
+
+    timeout = _constant(call.args[2]) if len(call.args) > 2 else -1
+    player.net.wait(lambda: any(ready()), None if timeout < 0 else timeout / 1000)
+    got = ready()
+    for (_, _, revents), mask in zip(polled, got, strict=True):
+        if revents is not None and mask != _constant(revents):
+            raise Mismatch(f"poll() revents {mask:#x}, expected {_constant(revents):#x}")
+    return sum(1 for mask in got if mask)
+
+
 def _fcntl(player: Player, call: Syscall) -> int:
     sock = _sock(player, call.args[0])
     command = _constant(call.args[1])
@@ -925,5 +971,5 @@ SYSCALLS: dict[str, Callable[[Player, Syscall], int]] = {
     "connect": _connect, "read": _read, "recv": _recv, "write": _write, "send": _send,
     "close": _close, "shutdown": _shutdown, "setsockopt": _setsockopt, "fcntl": _fcntl,
     "getsockopt": _getsockopt, "ioctl": _ioctl, "sendmsg": _sendmsg, "sendto": _sendto,
-    "recvfrom": _recvfrom,
+    "recvfrom": _recvfrom, "poll": _poll,
 }

@@ -86,3 +86,16 @@ def test_out_of_order_store_matches_a_model(segments: list[tuple[int, int]]) -> 
             contiguous += 1
         assert got == stream[:contiguous]
         assert all(a > contiguous for a, _b in ofo.ranges())
+
+
+def test_send_buffer_truncate_forgets_what_the_write_could_not_queue() -> None:
+    buf = SendBuffer(100)
+    buf.append(b"a" * 10)
+    buf.append(b"b" * 20_000)  # a chunk of its own
+    buf.append(b"c" * 5)
+    buf.truncate(100 + 10 + 7)
+    assert buf.end == 117 and buf.slice(100, 100) == b"a" * 10 + b"b" * 7
+    buf.append(b"d" * 3)
+    assert buf.slice(110, 100) == b"b" * 7 + b"d" * 3
+    buf.truncate(500)  # past the end: nothing to forget
+    assert buf.end == 120

@@ -346,13 +346,9 @@ class ReceiveMemory:
         ``truesize``: what the receiving device charged for it (a linear skb, which
         never merges), or 0 for veth's paged skbs."""
         skbs = self._skbs
-        if truesize:
-            if not skbs:
-                self._head = end - length
-            skbs.append([end, truesize, MAX_SKB_FRAGS, -1.0])
-            self.queued += truesize
-            return
-        if skbs:
+        if not skbs:
+            self._head = end - length
+        elif not truesize:
             last = skbs[-1]
             if last[2] < MAX_SKB_FRAGS and 0 <= last[3] <= now - settle:
                 last[0] = end
@@ -361,10 +357,12 @@ class ReceiveMemory:
                 last[3] = -1.0
                 self.queued += length
                 return
+        if truesize:
+            skbs.append([end, truesize, MAX_SKB_FRAGS, -1.0])
         else:
-            self._head = end - length
-        skbs.append([end, length + SKB_OVERHEAD, 1, -1.0])
-        self.queued += length + SKB_OVERHEAD
+            truesize = length + SKB_OVERHEAD
+            skbs.append([end, truesize, 1, -1.0])
+        self.queued += truesize
 
     def acked(self, ack: int, now: float) -> None:
         """An ACK up to ``ack`` left now: the sender will free its copy of the last skb."""

@@ -309,7 +309,7 @@ class Receiver(Output):
             before = mem.ofo
             ofo.drop_last()
             pruned = True
-            mem.ofo = sum(end - start + SKB_OVERHEAD for start, end in ofo.ranges())
+            self._charge_ofo()
             goal -= before - mem.ofo
             if not ofo or goal <= 0:
                 if mem.total <= self.rcvbuf:
@@ -320,6 +320,11 @@ class Receiver(Output):
             self.sack_blocks = []
             if not ofo:
                 self.ofo_fin_seq = None
+
+    def _charge_ofo(self) -> None:
+        """What stays out of order is charged anew, after some of it moved or went
+        (one skb per range: an estimate)."""
+        self.rcv_mem.ofo = sum(end - start + SKB_OVERHEAD for start, end in self.ofo.ranges())
 
     def _queue_in_order(self, seg: TCPSegment, payload: bytes, fin: int, now: float) -> None:
         if payload:
@@ -362,8 +367,7 @@ class Receiver(Output):
                 self._dsack_extend(start, min(self.rcv_nxt, start + len(data)))
                 data = data[self.rcv_nxt - start :]
             self._queue_data(data)
-        # What stays out of order is charged anew (one skb per range: an estimate).
-        self.rcv_mem.ofo = sum(end - start + SKB_OVERHEAD for start, end in self.ofo.ranges())
+        self._charge_ofo()
         if self.ofo_fin_seq is not None and self.ofo_fin_seq <= self.rcv_nxt:
             self.ofo_fin_seq = None
             self._fin(now)

@@ -939,12 +939,10 @@ def _poll(player: Player, call: Syscall) -> int:
             raise Unsupported(f"poll() entry {entry!r}")
         polled.append((_sock(player, fields["fd"]), _constant(fields["events"]),
                        fields.get("revents")))
-    events = [sock_events for _, sock_events, _ in polled]
     always = select.POLLERR | select.POLLHUP
 
     def ready() -> list[int]:
-        return [_poll_events(sock) & (wanted | always) for (sock, _, _), wanted
-                in zip(polled, events, strict=True)]
+        return [_poll_events(sock) & (wanted | always) for sock, wanted, _ in polled]
 
     timeout = _constant(call.args[2]) if len(call.args) > 2 else -1
     player.net.wait(lambda: any(ready()), None if timeout < 0 else timeout / 1000)

@@ -7,14 +7,19 @@ is deleted afterwards. Addresses are TEST-NET (RFC 5737) and documentation IPv6 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tcpkit.wire.errors import MalformedPacket
+from tcpkit.wire.pcap import read_pcap
 
 _counter = itertools.count()
 
@@ -72,11 +77,40 @@ class Namespace:
                 break
         else:
             raise RuntimeError(f"tcpdump did not start: {''.join(seen)}")
+        start = self.packets(interface)
         try:
             yield
         finally:
+            # tcpdump loses what it has not read from its socket when it is stopped, and
+            # on a loaded machine it can lag by more than the settle time: wait until the
+            # file holds as many packets as crossed the interface.
+            want = self.packets(interface) - start
+            deadline = time.monotonic() + 5.0
+            while _records(path) < want and time.monotonic() < deadline:
+                time.sleep(0.01)
             proc.send_signal(signal.SIGINT)
             proc.communicate(timeout=10)
+
+    def packets(self, interface: str) -> int:
+        """Packets a capture on the interface sees: received and sent, or on the loopback
+        (whose every packet is both), sent."""
+        out = subprocess.run(["ip", "-n", self.name, "-s", "-j", "link", "show", interface],
+                             capture_output=True, text=True, check=True).stdout
+        stats = json.loads(out)[0]["stats64"]
+        sent = int(stats["tx"]["packets"])
+        return sent if interface == "lo" else sent + int(stats["rx"]["packets"])
+
+
+def _records(path: Path) -> int:
+    """The complete packets a capture file being written holds so far."""
+    count = 0
+    try:
+        with path.open("rb") as stream:
+            for _ in read_pcap(stream):
+                count += 1
+    except (OSError, MalformedPacket):  # not created yet, or a record half written
+        pass
+    return count
 
 
 def _veth(one: Namespace, one_if: str, other: Namespace, other_if: str) -> None:

@@ -140,6 +140,18 @@ class Actor:
         info = self.sock().getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 240)
         return [struct.unpack_from("I", info, 232)[0], struct.unpack_from("I", info, 64)[0]]
 
+    def op_probes(self) -> object:
+        """TCP_INFO's tcpi_probes, tcpi_backoff and tcpi_retransmits."""
+        info = self.sock().getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+        return [info[3], info[4], info[2]]
+
+    def op_qdisc_drop(self) -> object:
+        """A queueing discipline with no room on this side's interface: every packet
+        sent is refused (NET_XMIT_DROP), and TCP hears of it."""
+        subprocess.run(["tc", "qdisc", "add", "dev", self.spec["interface"], "root",
+                        "pfifo", "limit", "0"], check=True)
+        return "ok"
+
     def op_unplug(self) -> object:
         subprocess.run(["ip", "link", "set", self.spec["interface"], "down"], check=True)
         return "ok"

@@ -8,8 +8,9 @@ A story is a list of :class:`Step`: at time ``t`` (seconds from the start), side
 (the client, 192.0.2.1) or ``b`` (the server, 192.0.2.2) does ``op``. Ops: listen,
 connect, accept, send n, recv n (non-blocking), recv_wait n timeout (blocking), shutdown,
 close, abort (SO_LINGER {1, 0} then close), so_error, rcv_window (TCP_INFO's rcv_wnd and
-rcv_ssthresh), blackhole/restore (the side silently drops all TCP, like a crashed host),
-wait.
+rcv_ssthresh), probes (TCP_INFO's probes, backoff and retransmits), qdisc_drop (the
+side's device refuses every packet: a pfifo qdisc with limit 0), blackhole/restore (the
+side silently drops all TCP, like a crashed host), wait.
 """
 
 from __future__ import annotations
@@ -297,6 +298,10 @@ class _EngineActors:
                 return errno.errorcode.get(err, "0") if err else 0
             elif op == "rcv_window":
                 return [conn.rcv_wnd, conn.rcv_ssthresh]
+            elif op == "probes":
+                return [conn.probes_out, conn.rtt.backoff, conn.retransmits]
+            elif op == "qdisc_drop":
+                conn.device_refuses = lambda: True
             elif op == "blackhole":
                 self.dark.add(side)
             elif op == "restore":

@@ -109,6 +109,26 @@ STORIES = [
         *[S(0.3 + 0.01 * i, "a", "send", (4000,)) for i in range(5)],
         S(3.0, "b", "close"), S(3.1, "a", "send", (10,)),
     ], duration=3.5, server_options={"rcvbuf": 4096}),
+    # The device refuses what the client sends (a qdisc with no room: local congestion).
+    # Data waits unsent; the probe timer retries every TCP_RESOURCE_PROBE_INTERVAL
+    # without backing off, and TCP_USER_TIMEOUT ends it (packetdrill's
+    # user-timeout-probe, here with the kernel in the same run).
+    Story("device_refuses_new_data", [
+        S(0, "b", "listen"), S(0.1, "a", "connect"), S(0.2, "b", "accept"),
+        S(0.3, "a", "send", (24,)), S(0.4, "b", "recv", (100,)),
+        S(0.45, "b", "blackhole"),  # its exit's FIN stays out of the story
+        S(0.5, "a", "qdisc_drop"),
+        S(0.6, "a", "send", (24,)), S(2.0, "a", "probes"), S(3.7, "a", "probes"),
+        S(3.75, "a", "send", (24,)), S(3.95, "a", "send", (24,)), S(4.0, "a", "probes"),
+    ], duration=4.2, client_options={"user_timeout_ms": 3000}),
+    # Data in flight to a vanished peer when the device starts refusing: the loss probe
+    # and each retransmission fail locally, so the RTO retries every 500 ms without
+    # doubling, until TCP_USER_TIMEOUT.
+    Story("device_refuses_retransmits", [
+        S(0, "b", "listen"), S(0.1, "a", "connect"), S(0.2, "b", "accept"),
+        S(0.3, "b", "blackhole"), S(0.4, "a", "send", (100,)), S(0.45, "a", "qdisc_drop"),
+        S(1.5, "a", "probes"), S(1.55, "a", "recv_wait", (100, 5.0)), S(3.5, "a", "probes"),
+    ], duration=4.0, client_options={"user_timeout_ms": 2000}),
     # An orphan in FIN_WAIT_2 gives up after tcp_fin_timeout; the late FIN meets a RST.
     Story("fin_wait_2_timeout", [
         S(0, "b", "listen"), S(0.1, "a", "connect"), S(0.2, "b", "accept"),

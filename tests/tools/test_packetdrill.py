@@ -322,3 +322,28 @@ def test_poll_waits_for_what_it_asks_and_checks_revents() -> None:
     assert wrong.status == FAIL and "revents 0x4, expected 0x1" in wrong.message
     timeout = play(HANDSHAKE + "+0...0.050 poll([{fd=4, events=POLLIN}], 1, 50) = 0\n")
     assert timeout.status == PASS, timeout
+
+
+@pytest.mark.parametrize("tc, status", [
+    # Refused by the device: the write succeeds, nothing reaches the wire.
+    ("tc qdisc delete dev tun0 root 2>/dev/null ; tc qdisc add dev tun0 root pfifo limit 0",
+     FAIL),
+    # Removed again, or one with room: the data goes out.
+    ("tc qdisc add dev tun0 root pfifo limit 0 && tc qdisc del dev tun0 root", PASS),
+    ("tc qdisc replace dev tun0 root pfifo limit 1000", PASS),
+    ("tc qdisc replace dev tun0 root fq", UNSUPPORTED),
+    ("tc qdisc add dev eth7 root pfifo limit 0", UNSUPPORTED),
+])
+def test_a_pfifo_qdisc_on_tun0_is_the_hosts(tc: str, status: str) -> None:
+    """packetdrill's user-timeout-probe installs a qdisc that drops everything; other
+    qdiscs are not modelled and say so."""
+    result = play(HANDSHAKE + f"""
+   +0 `{tc}`
+   +0 write(4, ..., 10) = 10
+   +0 > P. 1:11(10) ack 1
+""")
+    assert result.status == status, result
+    if status == FAIL:
+        assert result.line == 13 and "nothing was sent" in result.message, result
+    if status == UNSUPPORTED:
+        assert "tcpkit models a pfifo qdisc on tun0 only" in result.message, result

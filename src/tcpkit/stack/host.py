@@ -138,6 +138,24 @@ class Host:
         self.routes.add(str(iface_net.network), interface)
         return interface
 
+    def set_qdisc_limit(self, name: str, limit: int | None) -> None:
+        """``tc qdisc add dev <name> root pfifo limit <limit>`` (None: ``tc qdisc del``).
+        With limit 0 the device refuses every packet: TCP connections learn it as they
+        send (local congestion), everything else is dropped."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"a qdisc limit is a number of packets, not {limit}")
+        self.interfaces[name].qdisc_limit = limit
+        self.tcp.watch_device_queues()
+
+    def device_refuses(self, destination: str) -> bool:
+        """Would the device a packet to ``destination`` leaves by refuse it now?"""
+        if self.is_local(destination):
+            return False
+        try:
+            return self.routes.lookup(destination).interface.refuses
+        except OSError:
+            return False
+
     def add_route(self, network: str, *, via: str | None = None,
                   dev: str | None = None) -> None:
         """``ip route add <network> [via <gateway>] [dev <interface>]``; ``default`` is
@@ -302,6 +320,9 @@ class Host:
         interface = route.interface
         if not interface.up:
             self.drop(f"{interface.name} is down")
+            return
+        if interface.refuses:
+            self.drop(f"{interface.name}'s queueing discipline is full")
             return
         next_hop = self.routes.next_hop(route, dst)
         mtu = self.path_mtu(dst) if dst in self._pmtu else interface.mtu

@@ -37,6 +37,8 @@ COUNTERS: Final = frozenset({
     # tcp_prune_queue, tcp_prune_ofo_queue).
     "TcpExtBeyondWindow", "TcpExtTCPZeroWindowDrop", "TcpExtTCPRcvQDrop", "TcpExtTCPOFODrop",
     "TcpExtPruneCalled", "TcpExtRcvPruned", "TcpExtOfoPruned",
+    # A retransmission the device refused (__tcp_retransmit_skb).
+    "TcpExtTCPRetransFail",
 })
 
 class Counters:

@@ -30,7 +30,9 @@ class Interface:
     """A network interface: a name, one IPv4 address with its prefix, an MTU, and the
     link it is attached to (``transmit``). ``up`` False drops everything, both ways.
     ``rx_skb`` describes the skbs the device makes of what it receives (see
-    :data:`RxSkb`)."""
+    :data:`RxSkb`). ``qdisc_limit`` is the packets its queueing discipline holds
+    (``tc qdisc add dev NAME root pfifo limit N``); None, the default, never fills here,
+    as a link takes each packet at once, and 0 drops every packet sent."""
 
     name: str
     address: str
@@ -39,6 +41,12 @@ class Interface:
     transmit: Transmit = field(default=_unplugged, repr=False)
     up: bool = True
     rx_skb: RxSkb | None = field(default=None, repr=False)
+    qdisc_limit: int | None = None
+
+    @property
+    def refuses(self) -> bool:
+        """Would the queueing discipline drop a packet now (NET_XMIT_DROP)?"""
+        return self.qdisc_limit == 0
 
     @property
     def network(self) -> ipaddress.IPv4Network:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tcpkit.stack.ports import Binding
@@ -79,7 +80,22 @@ class TcpLayer:
     def new_connection(self, local: tuple[str, int], remote: tuple[str, int],
                        config: ConnectionConfig) -> Connection:
         cfg = config.for_route(self.host.path_mtu(remote[0]))
-        return Connection(local, remote, cfg, self.host.secrets, self.challenge_acks)
+        conn = Connection(local, remote, cfg, self.host.secrets, self.challenge_acks)
+        conn.device_refuses = self._device_gate(remote[0])
+        return conn
+
+    def _device_gate(self, remote: str) -> Callable[[], bool] | None:
+        """What a connection to ``remote`` asks before each packet: only while some
+        interface has a queueing-discipline limit, so the usual path pays nothing."""
+        host = self.host
+        if all(i.qdisc_limit is None for i in host.interfaces.values()):
+            return None
+        return lambda: host.device_refuses(remote)
+
+    def watch_device_queues(self) -> None:
+        """A queueing discipline changed: give each connection its gate again."""
+        for attached in self.conns.values():
+            attached.conn.device_refuses = self._device_gate(attached.key[2])
 
     def attach(self, conn: Connection, *, sock: TcpSock | None = None,
                listener: Listener | None = None, binding: Binding | None) -> Attached:

@@ -13,6 +13,8 @@ Option layouts, byte for byte as Linux writes them:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tcpkit.tcp.config import MAX_SACK_BLOCKS
 from tcpkit.tcp.seq import MASK
 from tcpkit.tcp.state import State
@@ -83,8 +85,11 @@ class Output(Window):
         now: float,
         payload: bytes = b"",
         options: tuple[TCPOption, ...] | None = None,
-    ) -> TCPSegment:
-        """Build one segment and queue it for the wire (Linux ``tcp_transmit_skb``)."""
+    ) -> bool:
+        """Build one segment and queue it for the wire (Linux ``tcp_transmit_skb``).
+        False if the host's device refused it (see :meth:`_device_refused`): what
+        sending does to the ACK and idle state is done all the same, as in Linux's
+        ``__tcp_transmit_skb``, but the caller must not count the segment as sent."""
         if flags & SYN:
             window = min(self.rcv_wnd, 0xFFFF)  # RFC 7323 §2.2: a SYN's window is unscaled
         else:
@@ -103,13 +108,31 @@ class Output(Window):
             self.local[1], self.remote[1], seq & MASK, self.rcv_nxt & MASK if flags & ACK else 0,
             flags, window, urgent, options, payload,
         )
-        self.out.append(segment)
+        refuses = self.device_refuses
+        sent = refuses is None or not self._device_refused(refuses)
+        if sent:
+            self.out.append(segment)
         if flags & ACK:
             self._event_ack_sent()
             self.rcv_mem.acked(self.rcv_nxt, now)
         if payload:
             self._event_data_sent(now)
-        return segment
+        return sent
+
+    def _device_refused(self, refuses: Callable[[], bool]) -> bool:
+        """Local congestion: the device's queueing discipline has no room (``tc qdisc
+        ... pfifo limit 0`` drops all). Linux's ``__tcp_transmit_skb`` then enters CWR
+        and reports the failure, and its callers keep the data unsent, count a failed
+        retransmission (TcpExtTCPRetransFail) and retry after
+        TCP_RESOURCE_PROBE_INTERVAL (``tcp_send_probe0``, ``tcp_retransmit_timer``,
+        ``tcp_keepalive_timer``)."""
+        if not refuses():
+            return False
+        self._enter_cwr()
+        return True
+
+    def _enter_cwr(self) -> None:
+        """Hook: recovery reduces cwnd (Linux ``tcp_enter_cwr``)."""
 
     def _event_ack_sent(self) -> None:
         """Any segment carrying an ACK answers what was pending (Linux

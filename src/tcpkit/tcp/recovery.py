@@ -27,6 +27,7 @@ spurious by D-SACK or timestamps (Eifel, RFC 3522).
 from __future__ import annotations
 
 from tcpkit.tcp.config import usecs_to_jiffies
+from tcpkit.tcp.events import Counted
 from tcpkit.tcp.rack import Rack
 from tcpkit.tcp.sender import NAGLE_OFF
 from tcpkit.tcp.seq import unwrap
@@ -516,6 +517,15 @@ class Recovery(Rack):
             self._init_cwnd_reduction()
         self._set_ca_state(CAState.RECOVERY)
 
+    def _enter_cwr(self) -> None:
+        """Linux ``tcp_enter_cwr``: a congestion window reduction without a loss (the
+        device refused a packet), unless one is under way."""
+        self.prior_ssthresh = 0
+        if self.ca_state < CAState.CWR:
+            self.undo_marker = 0
+            self._init_cwnd_reduction()
+            self._set_ca_state(CAState.CWR)
+
     def _init_cwnd_reduction(self) -> None:
         """RFC 6937 §3: start Proportional Rate Reduction."""
         self.high_seq = self.snd_nxt
@@ -618,7 +628,8 @@ class Recovery(Rack):
                 break
             if not s.lost or s.sacked or s.retrans:
                 continue
-            self._retransmit(s, now)
+            if not self._retransmit(s, now):
+                break  # the device refused it
             if self.ca_state in (CAState.CWR, CAState.RECOVERY):
                 self.prr_out += 1
             if self.rtx and s is self.rtx[0] and self.xmit_kind != XMIT_REO_TIMEOUT:
@@ -693,13 +704,15 @@ class Recovery(Rack):
                 last.seq = max(last.seq, self.snd_una)  # tcp_trim_head
                 length = last.end - last.seq - (1 if last.flags & 1 else 0)
                 payload = self.send_buffer.slice(last.seq, length) if length else b""
-                self._emit_segment(last.seq, last.flags | 0x10, now, payload)
+                sent = self._emit_segment(last.seq, last.flags | 0x10, now, payload)
                 last.ever_retransmitted = True
-                last.last_sent = now
-                last.delivered = self.delivered
                 self.total_retrans += 1
-                self.tlp_retrans = True
-                sent = True
+                if sent:
+                    last.last_sent = now
+                    last.delivered = self.delivered
+                    self.tlp_retrans = True
+                else:
+                    self._emit(Counted("TcpExtTCPRetransFail"))
             if sent:
                 self.tlp_high_seq = self.snd_nxt
                 self.xmit_kind = 0

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from tcpkit.tcp.buffers import SEND_SKB_OVERHEAD
 from tcpkit.tcp.config import TCP_DEFAULT_MSS
-from tcpkit.tcp.events import SendSpaceFreed
+from tcpkit.tcp.events import Counted, SendSpaceFreed
 from tcpkit.tcp.receiver import Receiver
 from tcpkit.tcp.state import State
 from tcpkit.tcp.tcb import (
@@ -159,8 +159,7 @@ class Sender(Receiver):
                 # A FIN alone is not held by cwnd (tcp_cwnd_test) but needs the window.
                 if seq + 1 > wnd_end:
                     break
-                self._transmit_new(seq, 0, True, False, now)
-                sent += 1
+                sent += self._transmit_new(seq, 0, True, False, now)
                 break
             in_flight = self._in_flight()
             if in_flight >= self.cwnd:
@@ -197,7 +196,10 @@ class Sender(Receiver):
             psh, eor = bool(head[1] & WQ_PSH), bool(head[1] & WQ_EOR)
             if length > limit:  # tso_fragment: the rest keeps them
                 length, fin, psh, eor = limit, False, False, False
-            sent += self._transmit_burst(seq, length, fin, psh, mss, now)
+            burst = self._transmit_burst(seq, length, fin, psh, mss, now)
+            if not burst:
+                break  # the device refused it: it stays unsent (tcp_write_xmit)
+            sent += burst
             if eor:
                 self.rtx[-1].eor = True
             if push_one:
@@ -272,14 +274,16 @@ class Sender(Receiver):
     def _transmit_burst(self, seq: int, length: int, fin: bool, psh: bool, mss: int,
                         now: float) -> int:
         """Send [seq, seq+length) (and the FIN) as one GSO packet: MSS-sized segments,
-        PSH and FIN on the last; PSH forced when there are several. Returns how many."""
+        PSH and FIN on the last; PSH forced when there are several. Returns how many
+        (0: the device refused the packet)."""
         end = seq + length
         count = 0
         while True:
             piece = min(mss, end - seq)
             final = seq + piece >= end
-            self._transmit_new(seq, piece, fin and final,
-                               final and (psh or count > 0), now)
+            if not self._transmit_new(seq, piece, fin and final,
+                                      final and (psh or count > 0), now):
+                return 0  # the first segment, as the device takes or refuses a GSO packet
             count += 1
             seq += piece
             if final:
@@ -290,12 +294,14 @@ class Sender(Receiver):
             self.snd_sml = self.snd_nxt  # tcp_minshall_update: a small segment went out
         return count
 
-    def _transmit_new(self, seq: int, length: int, fin: bool, psh: bool, now: float) -> None:
-        """Send new data (Linux ``tcp_transmit_skb`` + ``tcp_event_new_data_sent``)."""
+    def _transmit_new(self, seq: int, length: int, fin: bool, psh: bool, now: float) -> bool:
+        """Send new data (Linux ``tcp_transmit_skb`` + ``tcp_event_new_data_sent``);
+        False if the device refused it (the data stays unsent)."""
         payload = self.send_buffer.slice(seq, length) if length else b""
         end = seq + length + (1 if fin else 0)
         flags = ACK | (FIN if fin else 0) | (PSH if psh and length else 0)
-        self._emit_segment(seq, flags, now, payload)
+        if not self._emit_segment(seq, flags, now, payload):
+            return False
         self.rtx.append(SentSegment(seq, end, flags, now, now, delivered=self.delivered))
         prior = self.packets_out
         self.packets_out += 1
@@ -305,6 +311,7 @@ class Sender(Receiver):
             del queue[0]
         if not prior:
             self._rearm_rto(now)
+        return True
 
     def _cwnd_validate(self, cwnd_limited: bool, now: float) -> None:
         """Linux ``tcp_cwnd_validate`` (RFC 7661): remember whether cwnd was the limit,
@@ -362,42 +369,49 @@ class Sender(Receiver):
         self.write_seq += 1
         self._push(now, NAGLE_OFF)
 
-    def _send_syn(self, now: float) -> None:
+    def _send_syn(self, now: float) -> bool:
         """Our SYN (RFC 9293 §3.10.1) with the options we offer."""
         options = self._syn_options(now, synack=False)
-        self._emit_segment(self.iss, SYN, now, options=options)
+        return self._emit_segment(self.iss, SYN, now, options=options)
 
-    def _send_synack(self, now: float) -> None:
+    def _send_synack(self, now: float) -> bool:
         """Our SYN-ACK (RFC 9293 §3.10.7.2) with the options the peer's SYN agreed to."""
         options = self._syn_options(now, synack=True)
-        self._emit_segment(self.iss, SYN | ACK, now, options=options)
+        return self._emit_segment(self.iss, SYN | ACK, now, options=options)
 
-    def _retransmit(self, seg: SentSegment, now: float) -> None:
+    def _retransmit(self, seg: SentSegment, now: float) -> bool:
         """Send a segment of the retransmission queue again (Linux
-        ``__tcp_retransmit_skb``), collapsing short followers into it."""
+        ``tcp_retransmit_skb``), collapsing short followers into it. False if the
+        device refused it: counted as a retransmission all the same, and never again
+        taken as an RTT sample, but not in flight as one."""
         if seg.flags & SYN:
             if self.state is State.SYN_SENT:
-                self._send_syn(now)
+                sent = self._send_syn(now)
             else:
-                self._send_synack(now)
+                sent = self._send_synack(now)
         else:
             # Partly acknowledged: send only the rest (Linux tcp_trim_head).
             seg.seq = max(seg.seq, self.snd_una)
             self._collapse_after(seg)
             length = seg.end - seg.seq - (1 if seg.flags & FIN else 0)
             payload = self.send_buffer.slice(seg.seq, length) if length else b""
-            self._emit_segment(seg.seq, seg.flags | ACK, now, payload)
-        if not seg.retrans:
-            seg.retrans = True
-            self.retrans_out += 1
+            sent = self._emit_segment(seg.seq, seg.flags | ACK, now, payload)
         seg.ever_retransmitted = True
-        seg.last_sent = now
-        seg.delivered = self.delivered
         self.total_retrans += 1
         if self.retrans_stamp is None:
             # Linux tcp_retransmit_skb: the time of the first retransmission (a tail
-            # loss probe does not count), from which tcp_retries2's budget runs.
+            # loss probe does not count), from which tcp_retries2's budget runs; the
+            # first attempt, sent or not.
             self.retrans_stamp = now
+        if not sent:
+            self._emit(Counted("TcpExtTCPRetransFail"))
+            return False
+        if not seg.retrans:
+            seg.retrans = True
+            self.retrans_out += 1
+        seg.last_sent = now
+        seg.delivered = self.delivered
+        return True
 
     def _collapse_after(self, seg: SentSegment) -> None:
         """Linux ``tcp_retrans_try_collapse``: merge the following unsacked segments
@@ -526,10 +540,11 @@ class Sender(Receiver):
         """Linux ``tcp_check_probe_timer``."""
         self._set_xmit_timer_kind(XMIT_PROBE0, self._deadline_after(now, self._probe0_base()))
 
-    def _write_wakeup(self, now: float) -> None:
+    def _write_wakeup(self, now: float) -> bool:
         """Linux ``tcp_write_wakeup``: a probe. Data if the window allows some (a
         window-limited piece, pushed), else a segment at SND.UNA-1 that the receiver
-        must acknowledge (zero-window and keepalive probes)."""
+        must acknowledge (zero-window and keepalive probes). False if the device
+        refused it."""
         seq = self.snd_nxt
         wnd_end = self.snd_una + self.snd_wnd
         if seq < self.write_seq and seq < wnd_end:
@@ -547,8 +562,7 @@ class Sender(Receiver):
                 length = min(wnd_end - seq, mss)
                 queue[0][1] |= WQ_PSH
                 fin = False
-            self._transmit_new(seq, length, fin, True, now)
-            return
+            return self._transmit_new(seq, length, fin, True, now)
         if self.urg_mode and self.snd_una + 1 <= self.snd_up <= self.snd_una + 0xFFFF:
             self._emit_segment(self.snd_una, ACK, now)
-        self._emit_segment(self.snd_una - 1, ACK, now)
+        return self._emit_segment(self.snd_una - 1, ACK, now)

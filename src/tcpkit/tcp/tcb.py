@@ -10,6 +10,7 @@ made of (``receiver``, ``sender``, ``recovery``, ``segment_arrives``, ``user_cal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -84,8 +85,9 @@ class TCB:
                  "cc", "challenge_acks", "chosen_iss", "clock", "comp_sack_deadline",
                  "compressed_ack", "compressed_ack_rcv_nxt", "config", "copied_seq", "cwnd",
                  "cwnd_cnt", "cwnd_usage_seq", "delack_deadline", "delack_max", "delivered",
-                 "dsack", "dup_ack_counter", "error", "events", "fast_path", "fin_queued",
-                 "fin_seq", "finwait2_deadline", "high_seq", "irs", "is_cwnd_limited", "iss",
+                 "device_refuses", "dsack", "dup_ack_counter", "error", "events", "fast_path",
+                 "fin_queued", "fin_seq", "finwait2_deadline", "high_seq", "irs",
+                 "is_cwnd_limited", "iss",
                  "keepalive_deadline", "last_oow_ack_time", "last_seg_size", "local", "lost",
                  "lost_out", "lrcvtime", "lsndtime", "max_packets_out", "max_window", "mss_cache",
                  "mss_clamp", "ofo", "ofo_fin_seq", "orphan", "out", "pacing_rate", "packets_out",
@@ -286,6 +288,10 @@ class TCB:
         self.xmit_kind = XMIT_NONE
         self.probes_out = 0
         self.probes_tstamp: float | None = None  # start of unanswered zero-window probing
+        # Asked before each packet when the host's device may refuse it (a queueing
+        # discipline with no room: Linux's queue_xmit returns NET_XMIT_DROP); None, the
+        # usual case, costs the hot path one test.
+        self.device_refuses: Callable[[], bool] | None = None
         self.rcv_tstamp = 0.0  # last time an acceptable ACK arrived
         # Linux checks the name at setsockopt(TCP_CONGESTION); an unknown one fails here.
         self.cc: CongestionControl = create(cfg.congestion_control)

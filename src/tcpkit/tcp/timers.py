@@ -19,6 +19,7 @@ from tcpkit.tcp.recovery import Recovery
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import ACK_TIMER, XMIT_LOSS_PROBE, XMIT_PROBE0, XMIT_REO_TIMEOUT, XMIT_RETRANS
 
+# TCP_RESOURCE_PROBE_INTERVAL (HZ/2): the retry after the device refused a packet.
 RESOURCE_PROBE_INTERVAL = 0.5
 
 
@@ -116,7 +117,11 @@ class Timers(Recovery):
         self.total_rto += 1
         self._enter_loss()
         self.retransmits += 1
-        self._retransmit(head, now)
+        if not self._retransmit(head, now):
+            # Local congestion: try again soon, without backing off.
+            self._set_xmit_timer_kind(
+                XMIT_RETRANS, self._deadline_after(now, RESOURCE_PROBE_INTERVAL))
+            return
         self._backoff_and_rearm(now)
 
     def _backoff_and_rearm(self, now: float) -> None:
@@ -224,17 +229,22 @@ class Timers(Recovery):
         self._send_probe0(now)
 
     def _send_probe0(self, now: float) -> None:
-        """Linux ``tcp_send_probe0``."""
-        self._write_wakeup(now)
+        """Linux ``tcp_send_probe0``: after a probe the device refused, the next comes
+        after TCP_RESOURCE_PROBE_INTERVAL, not backed off."""
+        sent = self._write_wakeup(now)
         if self.packets_out or self.snd_nxt >= self.write_seq:
             self.probes_out = 0
             self.rtt.backoff = 0
             self.probes_tstamp = None
             return
         self.probes_out += 1
-        if self.rtt.backoff < self.config.retries2:
-            self.rtt.backoff += 1
-        when = min(self._probe0_when(), self._user_timeout_clamp_probe(now))
+        if sent:
+            if self.rtt.backoff < self.config.retries2:
+                self.rtt.backoff += 1
+            when = self._probe0_when()
+        else:
+            when = RESOURCE_PROBE_INTERVAL
+        when = min(when, self._user_timeout_clamp_probe(now))
         self._set_xmit_timer_kind(XMIT_PROBE0, self._deadline_after(now, when))
 
     # -- keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) -----------------------------------
@@ -266,9 +276,11 @@ class Timers(Recovery):
                 self._send_active_reset(now)
                 self._write_err("keepalive probes unanswered")
                 return
-            self._write_wakeup(now)
-            self.probes_out += 1
-            self._arm_keepalive(now, cfg.keepalive_intvl)
+            if self._write_wakeup(now):
+                self.probes_out += 1
+                self._arm_keepalive(now, cfg.keepalive_intvl)
+            else:  # lost to local congestion: try harder
+                self._arm_keepalive(now, RESOURCE_PROBE_INTERVAL)
         else:
             self._arm_keepalive(now, when - elapsed)
 

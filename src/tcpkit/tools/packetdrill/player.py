@@ -16,7 +16,7 @@ sockets. The result of a script is PASS, FAIL with the line and the first mismat
 UNSUPPORTED naming what tcpkit (or this player) does not have; never a crash.
 
 Not done yet, and reported as UNSUPPORTED when a script needs it: shell commands other
-than the suite's sysctl settings, system calls beyond the socket basics (see
+than the suite's sysctl settings, nstat and a pfifo qdisc on tun0, system calls beyond the socket basics (see
 :data:`SYSCALLS`), C pointers (NULL buffers), IPv6, ICMP and UDP packets, TCP options
 and socket options tcpkit does not have (Fast Open, MD5, SO_ZEROCOPY), epoll, and ECN.
 ``%{ }%`` blocks see the 104 bytes of TCP_INFO tcpkit fills
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import re
 import select
 import shlex
 import socket as stdlib
@@ -308,38 +309,61 @@ class Player:
     def _command(self, command: Command) -> None:
         """The shell lines the suite uses: defaults.sh and set_sysctls.py (their sysctls
         go to the host), ``sysctl name=value``, nstat and its greps (on the host's
-        counters); ethtool offload switches (tcpkit's segmentation is Linux's GSO
-        whatever the device does), the sysctl restore script, flushing TCP metrics and a
-        pfifo qdisc do nothing here. Anything else is UNSUPPORTED."""
+        counters); a pfifo qdisc on tun0 and its removal (on the host's interface: with
+        ``limit 0`` it refuses every packet); ethtool offload switches (tcpkit's
+        segmentation is Linux's GSO whatever the device does), the sysctl restore script
+        and flushing TCP metrics do nothing here. Anything else is UNSUPPORTED."""
         for line in command.text.replace("\\\n", " ").splitlines():
             try:
                 words = shlex.split(line, comments=True)
             except ValueError:
                 raise Unsupported(f"shell line `{line.strip()}`") from None
-            if not words:
-                continue
-            program = words[0].rsplit("/", 1)[-1]
-            if program == "nstat":
-                self._nstat(words, line)
-            elif program == "defaults.sh":
-                self._defaults(words[0])
-            elif program == "set_sysctls.py":
-                for item in words[1:]:
-                    path, _, value = item.partition("=")
-                    self._sysctl(path.removeprefix("/proc/sys/").replace("/", "."), value)
-            elif program == "sysctl":
-                for item in words[1:]:
-                    if "=" in item and not item.startswith("-"):
-                        name, _, value = item.partition("=")
-                        self._sysctl(name, value)
-            elif program == "ethtool" or program.startswith("sysctl_restore") \
-                    or words[:3] == ["ip", "tcp_metrics", "flush"] \
-                    or words == ["tc", "qdisc", "add", "dev", "tun0", "root", "pfifo"]:
-                # No metrics cache to flush; a plain FIFO is what the simulated link is
-                # (a limited one, which drops locally, is not).
-                continue
-            else:
-                raise Unsupported(f"shell command `{line.strip()}`")
+            for one in _commands(words):
+                self._shell(one, line)
+
+    def _shell(self, words: list[str], line: str) -> None:
+        """One simple command of a shell line."""
+        program = words[0].rsplit("/", 1)[-1]
+        if program == "nstat":
+            self._nstat(words, line)
+        elif program == "defaults.sh":
+            self._defaults(words[0])
+        elif program == "set_sysctls.py":
+            for item in words[1:]:
+                path, _, value = item.partition("=")
+                self._sysctl(path.removeprefix("/proc/sys/").replace("/", "."), value)
+        elif program == "sysctl":
+            for item in words[1:]:
+                if "=" in item and not item.startswith("-"):
+                    name, _, value = item.partition("=")
+                    self._sysctl(name, value)
+        elif program == "tc":
+            self._tc([w for w in words if not _REDIRECT.fullmatch(w)], line)
+        elif program == "ethtool" or program.startswith("sysctl_restore") \
+                or words[:3] == ["ip", "tcp_metrics", "flush"]:
+            pass  # no metrics cache to flush
+        else:
+            raise Unsupported(f"shell command `{line.strip()}`")
+
+    def _tc(self, words: list[str], line: str) -> None:
+        """``tc qdisc add|replace dev tun0 root pfifo [limit N]`` and ``tc qdisc
+        del|delete dev tun0 root``: the host's interface gets (or loses) the limit."""
+        verb, rest = (words[2], words[3:]) if len(words) > 2 and words[1] == "qdisc" \
+            else ("", [])
+        if rest[:3] == ["dev", "tun0", "root"]:
+            kind = rest[3:]
+            if verb in ("del", "delete") and not kind:
+                self.host.set_qdisc_limit("eth0", None)
+                return
+            if verb in ("add", "replace", "change") and kind[:1] == ["pfifo"]:
+                if kind == ["pfifo"]:
+                    self.host.set_qdisc_limit("eth0", None)
+                    return
+                if len(kind) == 3 and kind[1] == "limit" and kind[2].isdigit():
+                    self.host.set_qdisc_limit("eth0", int(kind[2]))
+                    return
+        raise Unsupported(f"shell command `{line.strip()}` (tcpkit models a pfifo qdisc "
+                          "on tun0 only)")
 
     def _nstat(self, words: list[str], line: str) -> None:
         """``nstat`` prints the counters that moved since it last ran, and remembers
@@ -699,6 +723,20 @@ def tcp_info_names(sock: Any) -> dict[str, Any]:
 
 def _finished(actor: Any) -> Callable[[], bool]:
     return lambda: bool(actor.done)
+
+
+_REDIRECT = re.compile(r"\d*>>?\S+|\d*>&\d")
+
+
+def _commands(words: list[str]) -> list[list[str]]:
+    """A shell line's simple commands: its words split at ``;`` and ``&&``."""
+    commands: list[list[str]] = [[]]
+    for word in words:
+        if word in (";", "&&"):
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return [c for c in commands if c]
 
 
 def eval_shell_int(text: str) -> int:

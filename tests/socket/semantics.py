@@ -150,6 +150,30 @@ def invalid_arguments(sk: ModuleType) -> Observed:
             outcome(lambda: sk.socket().bind(("192.0.2.99", 0)))]
 
 
+def _type_error(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except TypeError:
+        return "TypeError"
+
+
+def not_a_buffer(sk: ModuleType) -> Observed:
+    """None or a str where bytes belong, a read-only buffer to read into: TypeError
+    before the connection is touched (C's EFAULT); what is sent and read after is whole."""
+    srv, cli, conn = _pair(sk)
+    cli.settimeout(2)
+    conn.settimeout(2)
+    seen = [_type_error(lambda: cli.send(None)), _type_error(lambda: cli.sendall("text")),
+            _type_error(lambda: cli.send(bytearray(b"ab"))),
+            _type_error(lambda: cli.send(memoryview(b"cdef")[1:3]))]
+    got = bytearray(10)
+    seen.append(_type_error(lambda: conn.recv_into(None)))
+    seen.append(_type_error(lambda: conn.recv_into(b"read-only")))
+    seen.append(conn.recv_into(got))
+    seen.append(bytes(got[:4]))
+    return seen
+
+
 def address_in_use(sk: ModuleType) -> Observed:
     a = sk.socket()
     a.bind(("127.0.0.1", 0))
@@ -358,4 +382,4 @@ STORIES = [connect_to_closed_port, close_with_unread_data, answer_then_reset, li
            time_wait_blocks_bind, server_restart_needs_reuseaddr, accept_queue_overflow,
            option_values, timeouts, peek_and_waitall, connect_completed_by_poll,
            names_after_reset, names_after_orderly_close, options_are_per_socket,
-           tcp_info_times]
+           tcp_info_times, not_a_buffer]

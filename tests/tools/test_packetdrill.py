@@ -347,3 +347,20 @@ def test_a_pfifo_qdisc_on_tun0_is_the_hosts(tc: str, status: str) -> None:
         assert result.line == 13 and "nothing was sent" in result.message, result
     if status == UNSUPPORTED:
         assert "tcpkit models a pfifo qdisc on tun0 only" in result.message, result
+
+
+def test_null_buffers_fail_with_efault_and_lose_nothing() -> None:
+    """syscall-invalid-buf-ptr's calls: tcpkit's API refuses None as Python's does, before
+    the connection is touched; the data read and written afterwards is all there."""
+    result = play(HANDSHAKE + """
+   +0 < P. 1:11(10) ack 1 win 257
+   +0 > . 1:1(0) ack 11
+   +0 read(4, NULL, 10) = -1 EFAULT (Bad address)
+   +0 recvfrom(4, NULL, 10, 0, ..., ...) = -1 EFAULT (Bad address)
+   +0 read(4, ..., 100) = 10
+   +0 write(4, NULL, 1000) = -1 EFAULT (Bad address)
+   +0 send(4, NULL, 1000, 0) = -1 EFAULT (Bad address)
+   +0 write(4, ..., 5) = 5
+   +0 > P. 1:6(5) ack 11
+""")
+    assert result.status == PASS, result

@@ -163,6 +163,7 @@ class socket:  # noqa: N801 (the stdlib's name)
     # -- data --------------------------------------------------------------------------
 
     def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:
+        data = _bytes_like(data)
         more = bool(flags & getattr(_stdlib, "MSG_MORE", 0x8000))
         oob = bool(flags & _stdlib.MSG_OOB)
         eor = bool(flags & _stdlib.MSG_EOR)
@@ -176,7 +177,7 @@ class socket:  # noqa: N801 (the stdlib's name)
         return 0 if flags & _stdlib.MSG_DONTWAIT and self._timeout is None else _UNSET
 
     def sendall(self, data: bytes | bytearray | memoryview, flags: int = 0) -> None:
-        view = memoryview(data).cast("B")
+        view = memoryview(_bytes_like(data)).cast("B")
         sent = 0
         while sent < len(view):
             sent += self.send(view[sent:], flags)
@@ -203,7 +204,10 @@ class socket:  # noqa: N801 (the stdlib's name)
 
     def recv_into(self, buffer: bytearray | memoryview, nbytes: int = 0,
                   flags: int = 0) -> int:
-        view = memoryview(buffer).cast("B")
+        view = memoryview(_bytes_like(buffer)).cast("B")
+        if view.readonly:
+            raise TypeError("recv_into() argument 'buffer' must be read-write bytes-like "
+                            f"object, not {type(buffer).__name__}")
         size = nbytes or len(view)
         data = self.recv(size, flags)
         view[:len(data)] = data
@@ -304,3 +308,17 @@ class socket:  # noqa: N801 (the stdlib's name)
     @property
     def timeout(self) -> float | None:
         return self._timeout
+
+
+def _bytes_like(data: object) -> bytes | bytearray | memoryview:
+    """What CPython's socket calls take: any bytes-like object, as bytes. Anything else
+    (None, a str) is a TypeError before the connection is touched, as in CPython, whose
+    argument parsing comes before the system call."""
+    if isinstance(data, bytes | bytearray):
+        return data
+    try:
+        view = memoryview(data)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") \
+            from None
+    return view if view.format == "B" and view.ndim == 1 else view.cast("B")

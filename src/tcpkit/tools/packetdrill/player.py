@@ -15,10 +15,13 @@ that a blocking one lets the script go on; the fd numbers of the script map to t
 sockets. The result of a script is PASS, FAIL with the line and the first mismatch, or
 UNSUPPORTED naming what tcpkit (or this player) does not have; never a crash.
 
+A NULL buffer is passed as None: tcpkit's socket API refuses it as Python's does
+(TypeError, before the connection is touched), which is the C kernel's EFAULT.
+
 Not done yet, and reported as UNSUPPORTED when a script needs it: shell commands other
-than the suite's sysctl settings, nstat and a pfifo qdisc on tun0, system calls beyond the socket basics (see
-:data:`SYSCALLS`), C pointers (NULL buffers), IPv6, ICMP and UDP packets, TCP options
-and socket options tcpkit does not have (Fast Open, MD5, SO_ZEROCOPY), epoll, and ECN.
+than the suite's sysctl settings, nstat and a pfifo qdisc on tun0, system calls beyond
+the socket basics (see :data:`SYSCALLS`), IPv6, ICMP and UDP packets, TCP options and
+socket options tcpkit does not have (Fast Open, MD5, SO_ZEROCOPY), epoll, and ECN.
 ``%{ }%`` blocks see the 104 bytes of TCP_INFO tcpkit fills
 plus the engine's delivered, min_rtt and reord_seen; another field is UNSUPPORTED.
 """
@@ -33,7 +36,8 @@ import shlex
 import socket as stdlib
 import struct
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -825,26 +829,45 @@ def _connect(player: Player, call: Syscall) -> int:
 
 
 def _read(player: Player, call: Syscall) -> int:
-    return len(_sock(player, call.args[0]).recv(_length(call)))
+    return _recv(player, call)
 
 
 def _recv(player: Player, call: Syscall) -> int:
     flags = _constant(call.args[3]) if len(call.args) > 3 else 0
-    return len(_sock(player, call.args[0]).recv(_length(call), flags))
+    sock = _sock(player, call.args[0])
+    if _null(call):
+        with _efault():
+            return int(sock.recv_into(None, _length(call), flags))
+    return len(sock.recv(_length(call), flags))
 
 
 def _length(call: Syscall) -> int:
-    """The byte count of a read or write; a NULL buffer is a C pointer tcpkit's Python
-    socket API cannot be given."""
-    if call.args[1] == Symbol("NULL"):
-        raise Unsupported("NULL buffers (C pointers: EFAULT)")
+    """The byte count of a read or write."""
     return _constant(call.args[2])
+
+
+def _null(call: Syscall) -> bool:
+    """Is the call's buffer C's NULL?"""
+    return call.args[1] == Symbol("NULL")
+
+
+@contextmanager
+def _efault() -> Iterator[None]:
+    """A NULL buffer given to tcpkit's socket API as None: the TypeError it raises, as
+    Python's socket does, before anything is sent or taken, is C's EFAULT."""
+    try:
+        yield
+    except TypeError as exc:
+        raise OSError(errno.EFAULT, f"Bad address (tcpkit: {exc})") from None
 
 
 def _transmit(player: Player, call: Syscall, flags: int, length: int | None = None) -> int:
     """C's write()/send(): on a blocking socket the kernel copies everything before it
     returns (tcp_sendmsg waits for room); a non-blocking one takes what fits."""
     sock = _sock(player, call.args[0])
+    if length is None and _null(call):
+        with _efault():
+            return int(sock.send(None, flags))
     data = bytes(_length(call) if length is None else length)
     if sock.getblocking() and not flags & stdlib.MSG_DONTWAIT:
         sock.sendall(data, flags)

@@ -4,8 +4,10 @@ its calls observed (return values and errno names, never port numbers)."""
 from __future__ import annotations
 
 import errno
+import select
 import socket as stdlib
 import struct
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -376,10 +378,54 @@ def tcp_info_times(sk: ModuleType) -> Observed:
     return seen
 
 
+SO_ZEROCOPY, MSG_ZEROCOPY = 60, 0x4000000
+
+
+def _errqueue(sock: Any, ancbufsize: int = 100) -> Any:
+    return outcome(lambda: sock.recvmsg(0, ancbufsize, stdlib.MSG_ERRQUEUE))
+
+
+def zerocopy_notifications(sk: ModuleType) -> Observed:
+    """SO_ZEROCOPY and MSG_ZEROCOPY: each send that takes data is numbered; once its
+    data is acknowledged a notification waits on the error queue (select() sees the
+    socket readable), consecutive ones merge, EAGAIN when there is none; a short
+    ancillary buffer cuts the message (MSG_CTRUNC). Without the option the flag does
+    nothing; a failed send takes no number; accepted sockets inherit the option."""
+    srv, cli, conn = _pair(sk)
+    seen: Observed = [cli.getsockopt(stdlib.SOL_SOCKET, SO_ZEROCOPY),
+                      outcome(lambda: cli.setsockopt(stdlib.SOL_SOCKET, SO_ZEROCOPY, 2)),
+                      cli.send(b"a" * 100, MSG_ZEROCOPY)]
+    time.sleep(0.05)
+    seen.append(_errqueue(cli))
+    cli.setsockopt(stdlib.SOL_SOCKET, SO_ZEROCOPY, 1)
+    seen += [cli.getsockopt(stdlib.SOL_SOCKET, SO_ZEROCOPY),
+             select.select([cli], [], [], 0)[0] == [cli]]
+    seen += [cli.send(b"x" * 1000, MSG_ZEROCOPY) for _ in range(3)]
+    seen.append(cli.send(b"", MSG_ZEROCOPY))
+    time.sleep(0.05)
+    seen += [select.select([cli], [], [], 0)[0] == [cli], _errqueue(cli), _errqueue(cli)]
+    for ancbufsize in (20, 0, 48):
+        cli.send(b"y" * 10, MSG_ZEROCOPY)
+        time.sleep(0.05)
+        seen.append(_errqueue(cli, ancbufsize))
+    seen.append(cli.getsockopt(stdlib.SOL_SOCKET, stdlib.SO_ERROR))
+    fresh = sk.socket()
+    fresh.setsockopt(stdlib.SOL_SOCKET, SO_ZEROCOPY, 1)
+    seen.append(outcome(lambda: fresh.send(b"z" * 10, MSG_ZEROCOPY)))
+    srv.setsockopt(stdlib.SOL_SOCKET, SO_ZEROCOPY, 1)
+    fresh.connect(srv.getsockname())
+    accepted, _ = srv.accept()
+    seen.append(accepted.getsockopt(stdlib.SOL_SOCKET, SO_ZEROCOPY))
+    fresh.send(b"z" * 10, MSG_ZEROCOPY)
+    time.sleep(0.05)
+    seen.append(_errqueue(fresh))
+    return seen
+
+
 STORIES = [connect_to_closed_port, close_with_unread_data, answer_then_reset, linger_zero,
            send_after_peer_closed, reset_before_accept, half_close, nonblocking_calls,
            not_connected, already_connected, invalid_arguments, address_in_use,
            time_wait_blocks_bind, server_restart_needs_reuseaddr, accept_queue_overflow,
            option_values, timeouts, peek_and_waitall, connect_completed_by_poll,
            names_after_reset, names_after_orderly_close, options_are_per_socket,
-           tcp_info_times, not_a_buffer]
+           tcp_info_times, not_a_buffer, zerocopy_notifications]

@@ -42,7 +42,8 @@ class Notifier:
         return self._ours.fileno()
 
     def update(self) -> None:
-        readable = self._sock.readable()
+        # select() counts POLLERR as readable (Linux POLLIN_SET): the error queue too.
+        readable = self._sock.readable() or self._sock.error_queued()
         writable = self._sock.writable()
         if readable and not self._readable:
             self._theirs.send(b"!")

@@ -14,15 +14,23 @@ import errno
 import io
 import os
 import socket as _stdlib
+import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tcpkit.socket import runtime as _runtime
 from tcpkit.stack.sock import TcpSock
+from tcpkit.tcp.zerocopy import SO_EE_ORIGIN_ZEROCOPY
 
 _T = TypeVar("_T")
 _UNSET: Any = object()
 
+
+MSG_ZEROCOPY = getattr(_stdlib, "MSG_ZEROCOPY", 0x4000000)
+_EXTENDED_ERR = struct.Struct("IBBBBII")  # struct sock_extended_err
+_SOCKADDR_IN_SIZE = 16
+_CMSG_HEADER = 16  # CMSG_LEN(0) on 64-bit Linux
+IP_RECVERR = getattr(_stdlib, "IP_RECVERR", 11)
 
 class socket:  # noqa: N801 (the stdlib's name)
     """A TCP socket on a tcpkit host; see the module docstring."""
@@ -167,8 +175,10 @@ class socket:  # noqa: N801 (the stdlib's name)
         more = bool(flags & getattr(_stdlib, "MSG_MORE", 0x8000))
         oob = bool(flags & _stdlib.MSG_OOB)
         eor = bool(flags & _stdlib.MSG_EOR)
+        zerocopy = bool(flags & MSG_ZEROCOPY)
         timeout = self._dontwait(flags)
-        return self._call(lambda: self._sock.send(data, more=more, oob=oob, eor=eor),
+        return self._call(lambda: self._sock.send(data, more=more, oob=oob, eor=eor,
+                                                  zerocopy=zerocopy),
                           self._sock.writable, timeout)
 
     def _dontwait(self, flags: int) -> Any:
@@ -212,6 +222,27 @@ class socket:  # noqa: N801 (the stdlib's name)
         data = self.recv(size, flags)
         view[:len(data)] = data
         return len(data)
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0,
+                flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int, None]:
+        """As the stdlib's: (data, ancillary data, flags, address; None for TCP). With
+        MSG_ERRQUEUE, the oldest MSG_ZEROCOPY notification: no data, one IP_RECVERR
+        message holding ``struct sock_extended_err`` and an empty offender address, cut
+        to ``ancbufsize`` (MSG_CTRUNC) as Linux's ``put_cmsg`` cuts it; EAGAIN when
+        none waits, even on a blocking socket."""
+        if bufsize < 0 or ancbufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        if not flags & _stdlib.MSG_ERRQUEUE:
+            return self.recv(bufsize, flags), [], 0, None
+        first, last, code = self._call(self._sock.recv_error, lambda: True, 0)
+        payload = _EXTENDED_ERR.pack(0, SO_EE_ORIGIN_ZEROCOPY, 0, code, 0, first, last)
+        message = payload + bytes(_SOCKADDR_IN_SIZE)
+        room = ancbufsize - _CMSG_HEADER
+        if room < 0:
+            return b"", [], int(_stdlib.MSG_ERRQUEUE | _stdlib.MSG_CTRUNC), None
+        truncated = _stdlib.MSG_CTRUNC if room < len(message) else 0
+        ancillary = [(_stdlib.IPPROTO_IP, IP_RECVERR, message[:room])]
+        return b"", ancillary, int(_stdlib.MSG_ERRQUEUE | truncated), None
 
     # -- ending ------------------------------------------------------------------------
 

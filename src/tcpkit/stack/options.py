@@ -35,6 +35,7 @@ TCP_CONGESTION = getattr(_socket, "TCP_CONGESTION", 13)
 TCP_LINGER2 = getattr(_socket, "TCP_LINGER2", 8)
 TCP_SYNCNT = getattr(_socket, "TCP_SYNCNT", 7)
 SO_REUSEPORT = getattr(_socket, "SO_REUSEPORT", 15)
+SO_ZEROCOPY = getattr(_socket, "SO_ZEROCOPY", 60)
 
 SOL = _socket.SOL_SOCKET
 TCP = _socket.IPPROTO_TCP
@@ -101,6 +102,8 @@ def setsockopt(sock: TcpSock, level: int, name: int, value: int | bytes) -> None
                 conn.sndbuf = cfg.socket_sndbuf
         elif name == _socket.SO_OOBINLINE:
             cfg.oob_inline = bool(number)
+        elif name == SO_ZEROCOPY:
+            cfg.so_zerocopy = bool(_range(number, 0, 1, "SO_ZEROCOPY"))
         elif name in (_socket.SO_ERROR, _socket.SO_TYPE, _socket.SO_ACCEPTCONN):
             raise _err(errno.ENOPROTOOPT, "read-only option")
         else:
@@ -182,6 +185,7 @@ def getsockopt(sock: TcpSock, level: int, name: int, buflen: int = 0) -> int | b
             _socket.SO_RCVBUF: conn.rcvbuf if conn is not None else cfg.socket_rcvbuf,
             _socket.SO_SNDBUF: conn.sndbuf if conn is not None else cfg.socket_sndbuf,
             _socket.SO_OOBINLINE: int(cfg.oob_inline),
+            SO_ZEROCOPY: int(cfg.so_zerocopy),
             _socket.SO_TYPE: _socket.SOCK_STREAM,
             _socket.SO_ACCEPTCONN: int(sock.listener is not None),
         }

@@ -266,15 +266,33 @@ class TcpSock:
     # -- data --------------------------------------------------------------------------
 
     def send(self, data: bytes | bytearray | memoryview, *, more: bool = False,
-             oob: bool = False, eor: bool = False) -> int:
+             oob: bool = False, eor: bool = False, zerocopy: bool = False) -> int:
+        """``zerocopy``: MSG_ZEROCOPY, which counts only with SO_ZEROCOPY set."""
         self._usable()
         conn = self.conn
         if conn is None:
             raise _err(errno.EPIPE if self.listener is None else errno.ENOTCONN)
         try:
-            return conn.send(data, self.host.now, more=more, urgent=oob, eor=eor)
+            return conn.send(data, self.host.now, more=more, urgent=oob, eor=eor,
+                             zerocopy=zerocopy and conn.config.so_zerocopy)
         finally:
             self._after(conn)
+
+    def recv_error(self) -> tuple[int, int, int]:
+        """The oldest MSG_ZEROCOPY notification (first, last, code) of the error queue
+        (``recvmsg(MSG_ERRQUEUE)``, Linux ``ip_recv_error``); EAGAIN when it is empty,
+        even on a blocking socket."""
+        self._usable()
+        conn = self.conn
+        notice = conn.zerocopy.take() if conn is not None and conn.zerocopy else None
+        if notice is None:
+            raise _err(errno.EAGAIN)
+        return notice
+
+    def error_queued(self) -> bool:
+        """Something waits on the error queue: poll() says POLLERR."""
+        conn = self.conn
+        return conn is not None and conn.zerocopy is not None and bool(conn.zerocopy.queue)
 
     def recv(self, size: int, *, peek: bool = False, oob: bool = False) -> bytes:
         self._usable()

@@ -116,6 +116,7 @@ class ConnectionConfig:
     rfc1337: bool = False  # net.ipv4.tcp_rfc1337
     stdurg: bool = False  # net.ipv4.tcp_stdurg: urgent pointer per RFC 1122 when set
     oob_inline: bool = False  # SO_OOBINLINE
+    so_zerocopy: bool = False  # SO_ZEROCOPY: MSG_ZEROCOPY sends are numbered and notified
 
     # Copy-on-write bookkeeping, not settings.
     shared: bool = field(default=False, compare=False, repr=False)

@@ -60,6 +60,8 @@ class Core(TCB):
         self.rcv_shutdown = self.snd_shutdown = True
         self._clear_timers()
         self.rtx.clear()
+        if self.zerocopy is not None:  # tcp_write_queue_purge frees their buffers
+            self.zerocopy.purge(dead=self.orphan)
         self.sent_skbs = 0
         self.packets_out = self.sacked_out = self.lost_out = self.retrans_out = 0
         self._emit(ConnectionClosed(cause))

@@ -296,6 +296,8 @@ class Recovery(Rack):
             flag |= FLAG_SET_XMIT_TIMER
         if pkts_acked:
             self._check_space()
+            if self.zerocopy is not None:
+                self.zerocopy.acked(self.snd_una, dead=self.orphan)
         return flag
 
     def _spurious_retrans(self, s: SentSegment) -> bool:

@@ -22,6 +22,7 @@ from tcpkit.tcp.isn import Endpoint, HostSecrets
 from tcpkit.tcp.ratelimit import ChallengeAckLimiter
 from tcpkit.tcp.rtt import RttEstimator
 from tcpkit.tcp.state import State
+from tcpkit.tcp.zerocopy import ZerocopyNotifications
 from tcpkit.wire.tcp import TCPSegment
 from tcpkit.wire.tcp_options import TCPOption
 
@@ -109,7 +110,7 @@ class TCB:
                  "undo_marker", "urg_data", "urg_mode", "urg_pending", "urg_read", "urg_seq",
                  "window_cache", "window_clamp", "window_quick_reset", "write_blocked",
                  "write_pending", "write_queue", "write_seq", "wscale_ok", "xmit_deadline",
-                 "xmit_kind")
+                 "xmit_kind", "zerocopy")
 
     @property
     def rmem_alloc(self) -> int:
@@ -292,6 +293,8 @@ class TCB:
         # discipline with no room: Linux's queue_xmit returns NET_XMIT_DROP); None, the
         # usual case, costs the hot path one test.
         self.device_refuses: Callable[[], bool] | None = None
+        # MSG_ZEROCOPY numbering and notifications, from the first such send on.
+        self.zerocopy: ZerocopyNotifications | None = None
         self.rcv_tstamp = 0.0  # last time an acceptable ACK arrived
         # Linux checks the name at setsockopt(TCP_CONGESTION); an unknown one fails here.
         self.cc: CongestionControl = create(cfg.congestion_control)

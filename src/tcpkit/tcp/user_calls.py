@@ -22,6 +22,7 @@ from tcpkit.tcp.segment_arrives import SegmentArrives
 from tcpkit.tcp.sender import NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
 from tcpkit.tcp.state import Event, State
 from tcpkit.tcp.tcb import ACK_PUSHED, ACK_PUSHED2, WQ_EOR, WQ_PSH
+from tcpkit.tcp.zerocopy import ZerocopyNotifications
 
 
 def _os_error(code: int) -> OSError:
@@ -79,10 +80,11 @@ class UserCalls(SegmentArrives):
     # -- SEND (§3.10.2) ----------------------------------------------------------------
 
     def send(self, data: bytes | bytearray | memoryview, now: float, *, more: bool = False,
-             urgent: bool = False, eor: bool = False) -> int:
+             urgent: bool = False, eor: bool = False, zerocopy: bool = False) -> int:
         """Queue ``data`` for sending; returns how many bytes were taken (all of them,
         or as many as the send buffer has room for). Raises :class:`WouldBlock` if none
-        fit, or before the handshake completes; OSError for the connection's error."""
+        fit, or before the handshake completes; OSError for the connection's error.
+        ``zerocopy``: MSG_ZEROCOPY with SO_ZEROCOPY set (see :mod:`zerocopy`)."""
         self.clock = now
         state = self.state
         if self.error or self.snd_shutdown:
@@ -102,8 +104,13 @@ class UserCalls(SegmentArrives):
             raise WouldBlock("send buffer full")
         if not self.packets_out and self.config.slow_start_after_idle:
             self._slow_start_after_idle_check(now)
+        tail_end = None
+        if zerocopy or self.zerocopy is not None:
+            tail_end = self.write_queue[-1][0] if self._tail_room() else None
         self.send_buffer.append(data)
         copied = self._queue_write(len(data), now, urgent)
+        if copied and (zerocopy or self.zerocopy is not None):
+            self._zerocopy_sent(copied, zerocopy, tail_end)
         whole = copied == len(data)
         if not whole:
             self.send_buffer.truncate(self.write_seq)
@@ -118,6 +125,25 @@ class UserCalls(SegmentArrives):
         if not whole or not self._stream_writeable():
             self.write_blocked = True  # SOCK_NOSPACE: wake the writer when room is back
         return copied
+
+    def _zerocopy_sent(self, copied: int, zerocopy: bool, tail_end: int | None) -> None:
+        """Number a MSG_ZEROCOPY send (``msg_zerocopy_realloc``), or, for a plain one,
+        note that its data joined the buffer holding a pending send's last byte
+        (``tail_end``: where the last unsent buffer ended, if the data joined it)."""
+        zc = self.zerocopy
+        if zc is None:
+            zc = self.zerocopy = ZerocopyNotifications()
+        newest_in_tail = (tail_end is not None and bool(zc.pending)
+                          and zc.pending[-1].done_seq == tail_end)
+        if zerocopy:
+            zc.sent(copied, self.write_seq, newest_in_tail)
+        elif newest_in_tail:
+            grown = self.write_seq  # the smallest buffer end beyond the old one
+            for end, _ in reversed(self.write_queue):
+                if tail_end is not None and end <= tail_end:
+                    break
+                grown = end
+            zc.buffer_grew(grown)
 
     def _forced_push(self) -> bool:
         """Linux ``forced_push``: half the largest window went by without a PSH."""

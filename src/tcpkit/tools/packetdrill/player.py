@@ -21,7 +21,7 @@ A NULL buffer is passed as None: tcpkit's socket API refuses it as Python's does
 Not done yet, and reported as UNSUPPORTED when a script needs it: shell commands other
 than the suite's sysctl settings, nstat and a pfifo qdisc on tun0, system calls beyond
 the socket basics (see :data:`SYSCALLS`), IPv6, ICMP and UDP packets, TCP options and
-socket options tcpkit does not have (Fast Open, MD5, SO_ZEROCOPY), epoll, and ECN.
+socket options tcpkit does not have (Fast Open, MD5), epoll, and ECN.
 ``%{ }%`` blocks see the 104 bytes of TCP_INFO tcpkit fills
 plus the engine's delivered, min_rtt and reord_seen; another field is UNSUPPORTED.
 """
@@ -782,7 +782,9 @@ _EXTRA_CONSTANTS = {"O_RDWR": 2, "O_NONBLOCK": 0o4000, "F_GETFL": 3, "F_SETFL": 
                     "MSG_FASTOPEN": 0x20000000, "POLLIN": select.POLLIN,
                     "POLLPRI": select.POLLPRI, "POLLOUT": select.POLLOUT,
                     "POLLERR": select.POLLERR, "POLLHUP": select.POLLHUP,
-                    "TCP_NOTSENT_LOWAT": 25}
+                    "TCP_NOTSENT_LOWAT": 25, "SO_ZEROCOPY": 60, "MSG_ZEROCOPY": 0x4000000,
+                    "SO_EE_ORIGIN_ZEROCOPY": 5, "SO_EE_CODE_ZEROCOPY_COPIED": 1,
+                    "CMSG_LEVEL_IP": 0, "CMSG_TYPE_RECVERR": 11}
 MSG_FASTOPEN = _EXTRA_CONSTANTS["MSG_FASTOPEN"]
 
 
@@ -897,30 +899,84 @@ def _recvfrom(player: Player, call: Syscall) -> int:
     return _recv(player, call)
 
 
+def _fields(what: str, struct: Any) -> dict[str, Any]:
+    """A ``{name=value, ...}`` struct's fields by name (``msg_iov(1)`` is msg_iov)."""
+    if not isinstance(struct, Struct):
+        raise Unsupported(f"{what} {struct!r}")
+    fields = {}
+    for item in struct.items:
+        if isinstance(item, Assign) and isinstance(item.target, (Call, Symbol)):
+            fields[item.target.name] = item.value
+    return fields
+
+
+def _iov_length(what: str, fields: dict[str, Any]) -> int:
+    """The iovecs' lengths added up."""
+    vectors = fields.get("msg_iov")
+    if not isinstance(vectors, Array):
+        raise Unsupported(f"{what} without msg_iov")
+    length = 0
+    for vector in vectors.items:
+        if not (isinstance(vector, Struct) and len(vector.items) == 2):
+            raise Unsupported(f"{what} iovec {vector!r}")
+        length += _constant(vector.items[1])
+    return length
+
+
 def _sendmsg(player: Player, call: Syscall) -> int:
     """``sendmsg(fd, {msg_name(...)=..., msg_iov(n)=[{..., len}, ...], msg_flags=0},
     flags)``: the iovecs' lengths add up to one write (ancillary data: UNSUPPORTED)."""
-    message = call.args[1]
-    if not isinstance(message, Struct):
-        raise Unsupported(f"sendmsg() message {message!r}")
-    length = None
-    for item in message.items:
-        if not isinstance(item, Assign):
-            continue
-        target = item.target
-        name = target.name if isinstance(target, (Call, Symbol)) else ""
-        if name == "msg_iov" and isinstance(item.value, Array):
-            length = 0
-            for vector in item.value.items:
-                if not (isinstance(vector, Struct) and len(vector.items) == 2):
-                    raise Unsupported(f"sendmsg() iovec {vector!r}")
-                length += _constant(vector.items[1])
-        elif name == "msg_control":
-            raise Unsupported("sendmsg() ancillary data (msg_control)")
-    if length is None:
-        raise Unsupported("sendmsg() without msg_iov")
+    fields = _fields("sendmsg() message", call.args[1])
+    if "msg_control" in fields:
+        raise Unsupported("sendmsg() ancillary data (msg_control)")
+    length = _iov_length("sendmsg()", fields)
     return _transmit(player, call, _constant(call.args[2]) if len(call.args) > 2 else 0,
                      length)
+
+
+_EXTENDED_ERR = struct.Struct("IBBBBII")
+_EXTENDED_ERR_FIELDS = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_pad", "ee_info",
+                        "ee_data")
+
+
+def _recvmsg(player: Player, call: Syscall) -> int:
+    """``recvmsg(fd, {..., msg_iov(n)=[...], msg_flags=F, msg_control=[{cmsg_level=L,
+    cmsg_type=T, cmsg_data={...}}, ...]}, flags)``: the data as recv() reads it; the
+    flags the call reports and each ancillary message must be the script's (the
+    error queue's ``struct sock_extended_err``, field by field)."""
+    fields = _fields("recvmsg() message", call.args[1])
+    size = _iov_length("recvmsg()", fields)
+    flags = _constant(call.args[2]) if len(call.args) > 2 else 0
+    data, ancillary, got_flags, _ = _sock(player, call.args[0]).recvmsg(size, 4096, flags)
+    want_flags = fields.get("msg_flags", Ellipsis)
+    if want_flags is not Ellipsis and got_flags != _constant(want_flags):
+        raise Mismatch(f"recvmsg() msg_flags {got_flags:#x}, expected "
+                       f"{_constant(want_flags):#x}")
+    control = fields.get("msg_control", Ellipsis)
+    if control is not Ellipsis:
+        if not isinstance(control, Array):
+            raise Unsupported(f"recvmsg() msg_control {control!r}")
+        if len(control.items) != len(ancillary):
+            raise Mismatch(f"recvmsg() gave {len(ancillary)} control messages, expected "
+                           f"{len(control.items)}")
+        for want, got in zip(control.items, ancillary, strict=True):
+            _check_cmsg(_fields("recvmsg() control message", want), got)
+    return len(data)
+
+
+def _check_cmsg(want: dict[str, Any], got: tuple[int, int, bytes]) -> None:
+    level, kind, data = got
+    if (level, kind) != (_constant(want.get("cmsg_level")), _constant(want.get("cmsg_type"))):
+        raise Mismatch(f"recvmsg() control message level {level} type {kind}, expected "
+                       f"{want.get('cmsg_level')} {want.get('cmsg_type')}")
+    if kind != _EXTRA_CONSTANTS["CMSG_TYPE_RECVERR"] or len(data) < _EXTENDED_ERR.size:
+        raise Unsupported(f"recvmsg() control message type {kind}")
+    values = dict(zip(_EXTENDED_ERR_FIELDS, _EXTENDED_ERR.unpack_from(data), strict=True))
+    for name, expr in _fields("cmsg_data", want.get("cmsg_data")).items():
+        if name not in values:
+            raise Unsupported(f"sock_extended_err field {name}")
+        if expr is not Ellipsis and values[name] != _constant(expr):
+            raise Mismatch(f"recvmsg() {name} {values[name]}, expected {_constant(expr)}")
 
 
 def _close(player: Player, call: Syscall) -> int:
@@ -980,7 +1036,7 @@ def _poll_events(sock: Any) -> int:
     mask = (select.POLLIN if inner.readable() else 0) | \
         (select.POLLOUT if inner.writable() else 0)
     conn = inner.conn
-    if conn is not None and conn.error:
+    if (conn is not None and conn.error) or inner.error_queued():
         mask |= select.POLLERR
     return mask
 
@@ -1030,5 +1086,5 @@ SYSCALLS: dict[str, Callable[[Player, Syscall], int]] = {
     "connect": _connect, "read": _read, "recv": _recv, "write": _write, "send": _send,
     "close": _close, "shutdown": _shutdown, "setsockopt": _setsockopt, "fcntl": _fcntl,
     "getsockopt": _getsockopt, "ioctl": _ioctl, "sendmsg": _sendmsg, "sendto": _sendto,
-    "recvfrom": _recvfrom, "poll": _poll,
+    "recvfrom": _recvfrom, "poll": _poll, "recvmsg": _recvmsg,
 }

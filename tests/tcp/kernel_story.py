@@ -356,6 +356,11 @@ def tolerance(at: float) -> float:
     return 0.008 + at * 0.13
 
 
+# Steps that change the world rather than call TCP: on the kernel's side they run a
+# program (nft, ip, tc), whose own start-up time under load says nothing about TCP.
+STAGING = frozenset({"blackhole", "restore", "unplug", "replug", "qdisc_drop"})
+
+
 def differences(kernel: Telling, tcpkit: Telling, *, windows: bool = True,
                 times: bool = True) -> list[str]:
     """What differs: each side's results (value, and time for blocking calls) and each
@@ -369,7 +374,7 @@ def differences(kernel: Telling, tcpkit: Telling, *, windows: bool = True,
             problems.append(f"{side} results: Linux {ks} / tcpkit {ts}")
         elif times:
             for (kt, op, _), (tt, _, _) in zip(ks, ts, strict=True):
-                if abs(kt - tt) > tolerance(kt):
+                if op not in STAGING and abs(kt - tt) > tolerance(kt):
                     problems.append(f"{side} {op} done at {kt} (Linux) / {tt} (tcpkit)")
     for sender in "ab":
         kseg = [s for s in kernel.segments if s.sender == sender]

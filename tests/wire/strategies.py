@@ -15,6 +15,7 @@ from tcpkit.wire.tcp_options import (
     NOP,
     SACK_PERMITTED,
     EndOfOptions,
+    FastOpen,
     Sack,
     TCPOption,
     Timestamps,
@@ -30,7 +31,8 @@ ipv4_addresses = st.builds(lambda n: str(ipaddress.IPv4Address(n)), u32)
 ipv6_addresses = st.builds(lambda n: str(ipaddress.IPv6Address(n)), st.integers(0, 2**128 - 1))
 
 # Known kinds are generated through their classes; UnknownOption gets the other kinds.
-unknown_kinds = st.integers(6, 255).filter(lambda k: k != 8)
+unknown_kinds = st.integers(6, 255).filter(lambda k: k not in (8, 34, 254))
+cookies = st.just(b"") | st.binary(min_size=4, max_size=16)
 sack_blocks = st.lists(st.tuples(u32, u32), min_size=1, max_size=4).map(tuple)
 
 options = st.one_of(
@@ -40,6 +42,7 @@ options = st.one_of(
     st.just(SACK_PERMITTED),
     st.builds(Sack, sack_blocks),
     st.builds(Timestamps, u32, u32),
+    st.builds(FastOpen, cookies, st.booleans()),
     st.builds(UnknownOption, unknown_kinds, st.binary(max_size=10)),
 )
 

@@ -15,6 +15,7 @@ from tcpkit.wire.tcp_options import (
     SACK_PERMITTED,
     BadOptions,
     EndOfOptions,
+    FastOpen,
     Sack,
     Timestamps,
     UnknownOption,
@@ -77,6 +78,19 @@ def test_known_kind_with_wrong_length_is_kept_raw() -> None:
     assert parse_options(bytes.fromhex("050b000000010000000200")) == (
         UnknownOption(5, bytes.fromhex("000000010000000200")),
     )
+
+
+def test_fast_open_cookies_and_requests() -> None:
+    """RFC 7413 §4.1.1: kind 34, a 4..16-byte cookie or none (a request); before the
+    RFC, kind 254 with the magic 0xF989 (RFC 6994). Another length is not Fast Open."""
+    assert parse_options(bytes.fromhex("22020101")) == (FastOpen(), NOP, NOP)
+    assert parse_options(bytes.fromhex("2206abcd1234")) == (FastOpen(bytes.fromhex("abcd1234")),)
+    assert parse_options(bytes.fromhex("fe04f989")) == (FastOpen(experimental=True),)
+    assert FastOpen(b"\x01" * 8, experimental=True).to_bytes() == \
+        bytes.fromhex("fe0cf989") + b"\x01" * 8
+    assert parse_options(bytes.fromhex("2204abcd")) == (UnknownOption(34, bytes.fromhex("abcd")),)
+    assert parse_options(bytes.fromhex("fe06f98a0000")) == (
+        UnknownOption(254, bytes.fromhex("f98a0000")),)
 
 
 def test_unwalkable_area_is_kept_as_bad_options() -> None:

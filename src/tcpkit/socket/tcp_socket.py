@@ -25,12 +25,12 @@ from tcpkit.tcp.zerocopy import SO_EE_ORIGIN_ZEROCOPY
 _T = TypeVar("_T")
 _UNSET: Any = object()
 
-
 MSG_ZEROCOPY = getattr(_stdlib, "MSG_ZEROCOPY", 0x4000000)
 _EXTENDED_ERR = struct.Struct("IBBBBII")  # struct sock_extended_err
 _SOCKADDR_IN_SIZE = 16
 _CMSG_HEADER = 16  # CMSG_LEN(0) on 64-bit Linux
 IP_RECVERR = getattr(_stdlib, "IP_RECVERR", 11)
+
 
 class socket:  # noqa: N801 (the stdlib's name)
     """A TCP socket on a tcpkit host; see the module docstring."""

@@ -22,6 +22,9 @@ KIND_WSCALE: Final = 3
 KIND_SACK_PERMITTED: Final = 4
 KIND_SACK: Final = 5
 KIND_TIMESTAMPS: Final = 8
+KIND_FASTOPEN: Final = 34
+KIND_EXPERIMENTAL: Final = 254
+FASTOPEN_MAGIC: Final = 0xF989  # RFC 6994 experiment id of Fast Open before RFC 7413
 
 _U16 = struct.Struct("!H")
 _TS = struct.Struct("!II")
@@ -107,6 +110,26 @@ class Timestamps:
 
 
 @dataclass(frozen=True, slots=True)
+class FastOpen:
+    """Kind 34: a TCP Fast Open cookie of 4 to 16 bytes, or none to ask for one (RFC
+    7413 §4.1.1). ``experimental``: the layout used before the RFC, kind 254 with the
+    magic 0xF989 (RFC 6994), which Linux still understands and can send."""
+
+    cookie: bytes = b""
+    experimental: bool = False
+
+    @property
+    def kind(self) -> int:
+        return KIND_EXPERIMENTAL if self.experimental else KIND_FASTOPEN
+
+    def to_bytes(self) -> bytes:
+        if self.experimental:
+            return bytes((KIND_EXPERIMENTAL, 4 + len(self.cookie))) \
+                + _U16.pack(FASTOPEN_MAGIC) + self.cookie
+        return bytes((KIND_FASTOPEN, 2 + len(self.cookie))) + self.cookie
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownOption:
     """Any other kind, or a known kind with a length its RFC does not allow, kept as is."""
 
@@ -136,6 +159,7 @@ TCPOption = (
     | SackPermitted
     | Sack
     | Timestamps
+    | FastOpen
     | UnknownOption
     | BadOptions
 )
@@ -186,6 +210,11 @@ def parse_options(area: bytes) -> tuple[TCPOption, ...]:
             out.append(_known(kind, body))
         elif kind == KIND_SACK and size >= 10 and (size - 2) % 8 == 0:
             out.append(Sack(tuple(_TS.iter_unpack(body))))
+        elif kind == KIND_FASTOPEN and (size == 2 or 6 <= size <= 18):
+            out.append(FastOpen(body))
+        elif kind == KIND_EXPERIMENTAL and (size == 4 or 8 <= size <= 20) \
+                and body[:2] == b"\xf9\x89":
+            out.append(FastOpen(body[2:], experimental=True))
         else:
             out.append(UnknownOption(kind, body))
         i += size

@@ -39,6 +39,8 @@ COUNTERS: Final = frozenset({
     "TcpExtPruneCalled", "TcpExtRcvPruned", "TcpExtOfoPruned",
     # A retransmission the device refused (__tcp_retransmit_skb).
     "TcpExtTCPRetransFail",
+    # Fast Open, the client's side (tcp_rcv_fastopen_synack).
+    "TcpExtTCPFastOpenActive", "TcpExtTCPFastOpenActiveFail",
 })
 
 class Counters:

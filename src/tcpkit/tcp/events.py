@@ -78,6 +78,20 @@ class Counted:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class FastOpenLearned:
+    """A SYN-ACK answered our Fast Open: what the host keeps for the next connection to
+    this server (Linux ``tcp_fastopen_cache_set``): its MSS (0: none said), a cookie
+    (None: none valid), whether the SYN with data seems lost (``syn_loss``), and
+    ``try_exp`` (1: ask with the experimental option next time, 2: with RFC 7413's)."""
+
+    mss: int
+    cookie: bytes | None
+    experimental: bool
+    syn_loss: bool
+    try_exp: int
+
+
 ConnectionEvent = (
     StateChanged
     | Connected
@@ -88,4 +102,5 @@ ConnectionEvent = (
     | ConnectionFailed
     | ConnectionClosed
     | Counted
+    | FastOpenLearned
 )

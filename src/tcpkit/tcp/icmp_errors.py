@@ -24,9 +24,8 @@ from __future__ import annotations
 from tcpkit.tcp.config import usecs_to_jiffies
 from tcpkit.tcp.seq import unwrap
 from tcpkit.tcp.state import Event, State
-from tcpkit.tcp.tcb import XMIT_RETRANS, CAState, SentSegment
+from tcpkit.tcp.tcb import XMIT_RETRANS
 from tcpkit.tcp.user_calls import UserCalls
-from tcpkit.wire.tcp import FIN, PSH, SYN
 
 IPV4_MIN_MTU = 68  # RFC 791: every host must take 68-byte datagrams
 
@@ -93,45 +92,3 @@ class IcmpErrors(UserCalls):
                                                             State.SYN_RECEIVED):
             self._simple_retransmit(now)
         return True
-
-    def _simple_retransmit(self, now: float) -> None:
-        """Linux ``tcp_simple_retransmit``: unacknowledged segments larger than the new
-        MSS are split to fit (``tcp_fragment``) and marked lost, then resent at once;
-        cwnd is not reduced (the loss was the path's, not congestion's:
-        ``tcp_non_congestion_loss_retransmit``)."""
-        mss = self.mss_cache
-        pieces: list[SentSegment] = []
-        for s in self.rtx:
-            payload_end = s.end - (1 if s.flags & FIN else 0)
-            if s.flags & SYN or payload_end - s.seq <= mss:
-                pieces.append(s)
-                continue
-            # Linux marks the oversized skb lost and tcp_fragment splits it when it is
-            # resent; splitting here gives the same segments on the wire.
-            if s.retrans:
-                self.retrans_out -= 1
-            if s.lost:
-                self.lost_out -= 1
-            for start in range(s.seq, payload_end, mss):
-                stop = min(start + mss, payload_end)
-                last = stop == payload_end
-                piece = SentSegment(start, s.end if last else stop,
-                                    s.flags if last else s.flags & ~(FIN | PSH),
-                                    s.first_sent, s.last_sent, s.ever_retransmitted,
-                                    skb_end=True)  # tcp_fragment: an skb each
-                self._mark_lost(piece)
-                pieces.append(piece)
-        if not self.lost_out:
-            return
-        self.rtx.clear()
-        self.rtx.extend(pieces)
-        self.packets_out = len(pieces)
-        self.sent_skbs = sum(p.skb_end for p in pieces)
-        if self.ca_state != CAState.LOSS:
-            self.high_seq = self.snd_nxt
-            self.ssthresh = self._current_ssthresh()
-            self.prior_ssthresh = 0
-            self.undo_marker = 0
-            self._set_ca_state(CAState.LOSS)
-        self._xmit_retransmit_queue(now)
-        self._rearm_rto(now)

@@ -55,6 +55,8 @@ class Output(Window):
             opts += [NOP, NOP, SACK_PERMITTED]
         if ws:
             opts += [NOP, WindowScale(self.rcv_wscale)]
+        if not synack and self.fastopen is not None:
+            opts += self.fastopen.syn_option(sum(len(o.to_bytes()) for o in opts))
         return tuple(opts)
 
     def _established_options(self, now: float) -> tuple[TCPOption, ...]:

@@ -32,7 +32,7 @@ from tcpkit.tcp.rack import Rack
 from tcpkit.tcp.sender import NAGLE_OFF
 from tcpkit.tcp.seq import unwrap
 from tcpkit.tcp.tcb import XMIT_LOSS_PROBE, XMIT_REO_TIMEOUT, XMIT_RETRANS, CAState, SentSegment
-from tcpkit.wire.tcp import TCPSegment
+from tcpkit.wire.tcp import FIN, PSH, SYN, TCPSegment
 
 FLAG_DATA = 0x01
 FLAG_WIN_UPDATE = 0x02
@@ -611,6 +611,52 @@ class Recovery(Rack):
         self._set_ca_state(CAState.LOSS)
         self.high_seq = self.snd_nxt
         self.tlp_high_seq = 0
+
+    def _simple_retransmit(self, now: float, *, every: bool = False) -> None:
+        """Linux ``tcp_simple_retransmit``: unacknowledged segments larger than the new
+        MSS are split to fit (``tcp_fragment``) and marked lost, then resent at once;
+        cwnd is not reduced (the loss was the path's, not congestion's:
+        ``tcp_non_congestion_loss_retransmit``). ``every``: all of them are lost (a
+        SYN-ACK that left Fast Open data unacknowledged, ``tcp_rcv_fastopen_synack``)."""
+        mss = self.mss_cache
+        pieces: list[SentSegment] = []
+        for s in self.rtx:
+            payload_end = s.end - (1 if s.flags & FIN else 0)
+            first = max(s.seq, self.snd_una)  # a partly acknowledged one is cut first
+            if s.flags & SYN or payload_end - first <= mss:
+                if every and not s.flags & SYN and not s.lost and not s.sacked:
+                    self._mark_lost(s)
+                pieces.append(s)
+                continue
+            # Linux marks the oversized skb lost and tcp_fragment splits it when it is
+            # resent; splitting here gives the same segments on the wire.
+            if s.retrans:
+                self.retrans_out -= 1
+            if s.lost:
+                self.lost_out -= 1
+            for start in range(first, payload_end, mss):
+                stop = min(start + mss, payload_end)
+                last = stop == payload_end
+                piece = SentSegment(start, s.end if last else stop,
+                                    s.flags if last else s.flags & ~(FIN | PSH),
+                                    s.first_sent, s.last_sent, s.ever_retransmitted,
+                                    skb_end=True)  # tcp_fragment: an skb each
+                self._mark_lost(piece)
+                pieces.append(piece)
+        if not self.lost_out:
+            return
+        self.rtx.clear()
+        self.rtx.extend(pieces)
+        self.packets_out = len(pieces)
+        self.sent_skbs = sum(p.skb_end for p in pieces)
+        if self.ca_state != CAState.LOSS:
+            self.high_seq = self.snd_nxt
+            self.ssthresh = self._current_ssthresh()
+            self.prior_ssthresh = 0
+            self.undo_marker = 0
+            self._set_ca_state(CAState.LOSS)
+        self._xmit_retransmit_queue(now)
+        self._rearm_rto(now)
 
     def _xmit_retransmit_queue(self, now: float) -> None:
         """Linux ``tcp_xmit_retransmit_queue``: resend lost segments while cwnd allows."""

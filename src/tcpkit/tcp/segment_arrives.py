@@ -13,7 +13,8 @@ from the letter of the RFC the code says so.
 from __future__ import annotations
 
 from tcpkit.tcp.config import TCP_DEFAULT_MSS, TCP_MAX_WSCALE, TCP_TIMEWAIT_LEN
-from tcpkit.tcp.events import Connected, Counted
+from tcpkit.tcp.events import Connected, Counted, FastOpenLearned
+from tcpkit.tcp.fastopen import MAX_OPTION_SPACE, FastOpenAttempt, valid_cookie
 from tcpkit.tcp.recovery import (
     ACK_OK,
     ACK_UNSENT,
@@ -28,7 +29,14 @@ from tcpkit.tcp.tcb import SentSegment
 from tcpkit.tcp.timers import Timers
 from tcpkit.tcp.window import U16_MAX
 from tcpkit.wire.tcp import ACK, FIN, PSH, RST, SYN, TCPSegment
-from tcpkit.wire.tcp_options import MSS, NOP, SackPermitted, Timestamps, WindowScale
+from tcpkit.wire.tcp_options import (
+    MSS,
+    NOP,
+    SackPermitted,
+    Timestamps,
+    WindowScale,
+    find_option,
+)
 
 
 class SegmentArrives(Timers):
@@ -150,17 +158,50 @@ class SegmentArrives(Timers):
         self.pushed_seq = iss + 1  # Linux tcp_connect / tcp_create_openreq_child
         self.send_buffer = type(self.send_buffer)(iss + 1)
 
-    def _send_syn_and_track(self, now: float, *, synack: bool) -> None:
+    def _send_syn_and_track(self, now: float, *, synack: bool,
+                            data: bytes | memoryview = b"") -> int:
+        """The first SYN (or SYN-ACK), and with Fast Open its data: how many bytes."""
+        fo = self.fastopen
         if synack:
             self._send_synack(now)
+        elif fo is not None and fo.cookie and data:
+            return self._send_syn_data(now, data, fo)
         else:
             self._send_syn(now)
+        if fo is not None:
+            fo.first_syn_done = True
         self.rtx.append(SentSegment(self.iss, self.iss + 1, SYN, now, now))
         if not synack:
             self.retrans_stamp = now  # Linux tcp_connect: the SYN's retries count from here
         self.packets_out = 1
         self.snd_nxt = self.write_seq = self.iss + 1
         self._rearm_rto(now)
+        return 0
+
+    def _send_syn_data(self, now: float, data: bytes | memoryview, fo: FastOpenAttempt) -> int:
+        """Linux ``tcp_send_syn_data``: as much data as an MSS leaves beside the largest
+        option area (the server's cached MSS, else ours, bounded by the route and
+        TCP_MAXSEG), in a SYN with the cookie. Two skbs are in flight: the SYN, which
+        goes again alone if it times out, and the data, which goes again with ACK|PSH."""
+        cfg = self.config
+        clamp = min(fo.mss or self.advmss, cfg.user_mss or 65535)
+        mss = max(min(cfg.mtu - cfg.header_overhead, clamp), 48)
+        size = min(mss - MAX_OPTION_SPACE, len(data))
+        start = self.iss + 1
+        self.send_buffer.append(bytes(data[:size]))
+        self._emit_segment(self.iss, SYN, now, self.send_buffer.slice(start, size),
+                           options=self._syn_options(now, synack=False))
+        fo.first_syn_done = True
+        fo.syn_data = True
+        self.rtx.append(SentSegment(self.iss, start, SYN, now, now))
+        self.rtx.append(SentSegment(start, start + size, ACK | PSH, now, now,
+                                    delivered=self.delivered, skb_end=True))
+        self.sent_skbs += 1
+        self.retrans_stamp = now
+        self.packets_out = 2
+        self.snd_nxt = self.write_seq = start + size
+        self._rearm_rto(now)
+        return size
 
     def _init_rcv_mss(self) -> None:
         """Linux ``tcp_initialize_rcv_mss``: a conservative first guess."""
@@ -254,6 +295,9 @@ class SegmentArrives(Timers):
         self._transition(Event.RCV_SYN_ACK, "SYN,ACK received")
         self._init_transfer(now)
         self._emit(Connected())
+        if self.fastopen is not None and self._fastopen_synack(seg, now):
+            self._push(now)  # the resent data carries the ACK
+            return
         if self.write_pending or self._in_pingpong():
             # Linux: a writer is waiting, so its data will carry the ACK shortly.
             self._schedule_ack()
@@ -263,6 +307,36 @@ class SegmentArrives(Timers):
         else:
             self._send_ack(now)
         self._push(now)
+
+    def _fastopen_synack(self, seg: TCPSegment, now: float) -> bool:
+        """Linux ``tcp_rcv_fastopen_synack``: tell the host what to keep for the next
+        Fast Open to this server; resend at once (no congestion response) the SYN's
+        data the SYN-ACK did not acknowledge, and say so (True)."""
+        fo = self.fastopen
+        assert fo is not None
+        cookie, experimental = valid_cookie(seg.options)
+        mss = find_option(seg.options, MSS)
+        unacked = fo.syn_data and self.snd_una < self.snd_nxt
+        syn_loss, try_exp = False, 0
+        if not fo.option_sent:
+            cookie = None  # an unsolicited cookie is ignored
+        elif self.total_retrans:
+            # The SYN timed out: the server presumably saw only the plain SYN again.
+            syn_loss = cookie is None and unacked
+        elif cookie is None and not fo.syn_data:
+            try_exp = 2 if fo.experimental else 1  # asked, got none: the other kind next
+        self._emit(FastOpenLearned(mss.value if mss is not None else 0, cookie, experimental,
+                                   syn_loss, try_exp))
+        if unacked:
+            self._emit(Counted("TcpExtTCPFastOpenActiveFail"))
+            self._simple_retransmit(now, every=True)
+            return True
+        if fo.syn_data:
+            fo.data_acked = True
+            self._emit(Counted("TcpExtTCPFastOpenActive"))
+            if self.delivered > 1:
+                self.delivered -= 1  # the SYN and its data were counted as two
+        return False
 
     def _init_transfer(self, now: float) -> None:
         """Linux ``tcp_init_transfer``, when the connection becomes established."""

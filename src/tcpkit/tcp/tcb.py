@@ -18,6 +18,7 @@ from tcpkit.tcp.buffers import OutOfOrderQueue, ReceiveMemory, ReceiveQueue, Sen
 from tcpkit.tcp.config import ATO_MIN_DIV, DELACK_MAX_DIV, ConnectionConfig
 from tcpkit.tcp.congestion import CongestionControl, create
 from tcpkit.tcp.events import ConnectionEvent
+from tcpkit.tcp.fastopen import FastOpenAttempt
 from tcpkit.tcp.isn import Endpoint, HostSecrets
 from tcpkit.tcp.ratelimit import ChallengeAckLimiter
 from tcpkit.tcp.rtt import RttEstimator
@@ -87,7 +88,7 @@ class TCB:
                  "compressed_ack", "compressed_ack_rcv_nxt", "config", "copied_seq", "cwnd",
                  "cwnd_cnt", "cwnd_usage_seq", "delack_deadline", "delack_max", "delivered",
                  "device_refuses", "dsack", "dup_ack_counter", "error", "events", "fast_path",
-                 "fin_queued", "fin_seq", "finwait2_deadline", "high_seq", "irs",
+                 "fastopen", "fin_queued", "fin_seq", "finwait2_deadline", "high_seq", "irs",
                  "is_cwnd_limited", "iss",
                  "keepalive_deadline", "last_oow_ack_time", "last_seg_size", "local", "lost",
                  "lost_out", "lrcvtime", "lsndtime", "max_packets_out", "max_window", "mss_cache",
@@ -293,6 +294,8 @@ class TCB:
         # discipline with no room: Linux's queue_xmit returns NET_XMIT_DROP); None, the
         # usual case, costs the hot path one test.
         self.device_refuses: Callable[[], bool] | None = None
+        # An active open with TCP Fast Open (RFC 7413), if this is one.
+        self.fastopen: FastOpenAttempt | None = None
         # MSG_ZEROCOPY numbering and notifications, from the first such send on.
         self.zerocopy: ZerocopyNotifications | None = None
         self.rcv_tstamp = 0.0  # last time an acceptable ACK arrived

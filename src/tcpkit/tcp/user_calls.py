@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 
+from tcpkit.tcp.fastopen import FastOpenAttempt
 from tcpkit.tcp.segment_arrives import SegmentArrives
 from tcpkit.tcp.sender import NAGLE_CORK, NAGLE_OFF, NAGLE_PUSH
 from tcpkit.tcp.state import Event, State
@@ -44,8 +45,11 @@ class UserCalls(SegmentArrives):
 
     # -- OPEN (§3.10.1) -----------------------------------------------------------------
 
-    def connect(self, now: float) -> None:
-        """Active OPEN: choose the ISN (RFC 6528), send the SYN, enter SYN-SENT."""
+    def connect(self, now: float, *, fastopen: FastOpenAttempt | None = None,
+                data: bytes | memoryview = b"") -> int:
+        """Active OPEN: choose the ISN (RFC 6528), send the SYN, enter SYN-SENT. With
+        ``fastopen`` (RFC 7413) the SYN asks for a cookie, or carries the cached one
+        and as much of ``data`` as fits: returns how many bytes it took."""
         self.clock = now
         if self.state is not State.CLOSED:
             raise _os_error(errno.EISCONN if self.state in (State.ESTABLISHED, State.CLOSE_WAIT)
@@ -66,7 +70,8 @@ class UserCalls(SegmentArrives):
         self.rcv_ssthresh = self.rcv_wnd
         self.ts_ok = False
         self._transition(Event.ACTIVE_OPEN, "connect()")
-        self._send_syn_and_track(now, synack=False)
+        self.fastopen = fastopen
+        return self._send_syn_and_track(now, synack=False, data=data)
 
     def listen(self, *, iss: int | None = None) -> None:
         """Passive OPEN: wait for a SYN (RFC 9293 §3.10.1). ``iss`` fixes the ISN the

@@ -299,14 +299,15 @@ def test_sendto_and_recvfrom_on_a_connected_socket_are_send_and_recv() -> None:
 
 
 def test_a_blocked_call_tcpkit_cannot_make_explains_the_packets_that_follow() -> None:
-    """sendto(MSG_FASTOPEN) would send a SYN with data: tcpkit has no Fast Open, so the
-    script is UNSUPPORTED at that call, not a FAIL at the SYN it never sent."""
-    result = play("""
-    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4
- +.05...0.060 sendto(4, ..., 1000, MSG_FASTOPEN, ..., ...) = 1000
-   +0 > S 0:1000(1000) <mss 1460,nop,nop,sackOK,nop,wscale 8>
+    """sendmsg() with ancillary data would send the data: the player cannot pass it,
+    so the script is UNSUPPORTED at that call, not a FAIL at the packet never sent."""
+    result = play(HANDSHAKE + """
+ +.05...0.060 sendmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 1000}],
+                          msg_control=[{cmsg_level=SOL_SOCKET, cmsg_type=1,
+                                        cmsg_data=...}], msg_flags=0}, 0) = 1000
+   +0 > P. 1:1001(1000) ack 1
 """)
-    assert result == Result(UNSUPPORTED, 3, "MSG_FASTOPEN (TCP Fast Open)"), result
+    assert result == Result(UNSUPPORTED, 11, "sendmsg() ancillary data (msg_control)"), result
 
 
 def test_poll_waits_for_what_it_asks_and_checks_revents() -> None:

@@ -26,6 +26,7 @@ _T = TypeVar("_T")
 _UNSET: Any = object()
 
 MSG_ZEROCOPY = getattr(_stdlib, "MSG_ZEROCOPY", 0x4000000)
+MSG_FASTOPEN = getattr(_stdlib, "MSG_FASTOPEN", 0x20000000)
 _EXTENDED_ERR = struct.Struct("IBBBBII")  # struct sock_extended_err
 _SOCKADDR_IN_SIZE = 16
 _CMSG_HEADER = 16  # CMSG_LEN(0) on 64-bit Linux
@@ -172,6 +173,8 @@ class socket:  # noqa: N801 (the stdlib's name)
 
     def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:
         data = _bytes_like(data)
+        if flags & MSG_FASTOPEN or self._sock.deferred:
+            return self._send_fastopen(data, flags, None)
         more = bool(flags & getattr(_stdlib, "MSG_MORE", 0x8000))
         oob = bool(flags & _stdlib.MSG_OOB)
         eor = bool(flags & _stdlib.MSG_EOR)
@@ -180,6 +183,37 @@ class socket:  # noqa: N801 (the stdlib's name)
         return self._call(lambda: self._sock.send(data, more=more, oob=oob, eor=eor,
                                                   zerocopy=zerocopy),
                           self._sock.writable, timeout)
+
+    def sendto(self, data: bytes | bytearray | memoryview, flags_or_address: Any,
+               address: Any = _UNSET) -> int:
+        """As the stdlib's. TCP ignores the address unless the call opens the connection
+        with Fast Open (MSG_FASTOPEN, ``tcp_sendmsg_fastopen``)."""
+        flags = 0 if address is _UNSET else int(flags_or_address)
+        address = flags_or_address if address is _UNSET else address
+        data = _bytes_like(data)
+        if flags & MSG_FASTOPEN or self._sock.deferred:
+            return self._send_fastopen(data, flags, address)
+        return self.send(data, flags)
+
+    def _send_fastopen(self, data: bytes | bytearray | memoryview, flags: int,
+                       address: Any) -> int:
+        """Open the connection with this write (see ``TcpSock.send_fastopen``). Without
+        blocking: what the SYN carried, or EINPROGRESS if nothing. Blocking: the
+        handshake is waited for and the rest written as any write is."""
+        view = memoryview(data).cast("B")
+        waits = self._timeout != 0 and not flags & _stdlib.MSG_DONTWAIT
+        try:
+            taken = self._call(lambda: self._sock.send_fastopen(view, address), lambda: True, 0)
+        except BlockingIOError:
+            if not waits:
+                raise
+            taken = 0
+        if not waits:
+            return taken
+        self._call(self._wait_connected, lambda: not self._sock.connecting())
+        if taken < len(view):
+            taken += self.send(view[taken:], flags & ~MSG_FASTOPEN)
+        return taken
 
     def _dontwait(self, flags: int) -> Any:
         """MSG_DONTWAIT matters only to a blocking socket: with a timeout CPython

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tcpkit.stack.fastopen_cache import FastOpenCache
 from tcpkit.stack.forward import forward
 from tcpkit.stack.fragments import Reassembler, fragment
 from tcpkit.stack.icmp_ratelimit import IcmpRateLimit
@@ -91,6 +92,7 @@ class Host:
         self.interfaces: dict[str, Interface] = {}
         self._local: set[str] = set()  # our addresses: looked up for every packet
         self.ports = PortTable(self.rng)
+        self.fastopen_cache = FastOpenCache()  # tcp_metrics: lost at a reboot
         self.tcp = TcpLayer(self)
         # Read through self.tcp at each call: a reboot replaces the TCP layer.
         self.counters.gauge("TcpCurrEstab", lambda: self.tcp.current_established())  # noqa: PLW0108
@@ -286,6 +288,7 @@ class Host:
         """Power on again with empty tables (and a new secret, as after a boot)."""
         self.crash()
         self.secrets = HostSecrets(self.rng.randbytes(32))
+        self.fastopen_cache = FastOpenCache()
         self.tcp = TcpLayer(self)
         self.down = False
 

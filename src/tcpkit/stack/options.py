@@ -16,6 +16,7 @@ import socket as _socket
 import struct
 from typing import TYPE_CHECKING
 
+from tcpkit.stack.fastopen_cache import TFO_CLIENT_ENABLE
 from tcpkit.stack.tcp_info import tcp_info
 from tcpkit.tcp.config import TCP_DEFAULT_MSS, TCP_MIN_MSS
 from tcpkit.tcp.state import State
@@ -36,6 +37,7 @@ TCP_LINGER2 = getattr(_socket, "TCP_LINGER2", 8)
 TCP_SYNCNT = getattr(_socket, "TCP_SYNCNT", 7)
 SO_REUSEPORT = getattr(_socket, "SO_REUSEPORT", 15)
 SO_ZEROCOPY = getattr(_socket, "SO_ZEROCOPY", 60)
+TCP_FASTOPEN_CONNECT = getattr(_socket, "TCP_FASTOPEN_CONNECT", 30)
 
 SOL = _socket.SOL_SOCKET
 TCP = _socket.IPPROTO_TCP
@@ -149,6 +151,13 @@ def setsockopt(sock: TcpSock, level: int, name: int, value: int | bytes) -> None
         cfg.user_mss = number
     elif name == TCP_SYNCNT:
         cfg.syn_retries = _range(number, 1, MAX_TCP_SYNCNT, "TCP_SYNCNT")
+    elif name == TCP_FASTOPEN_CONNECT:
+        _range(number, 0, 1, "TCP_FASTOPEN_CONNECT")
+        if not sock.host.sysctl["net.ipv4.tcp_fastopen"] & TFO_CLIENT_ENABLE:
+            raise _err(errno.EOPNOTSUPP, "net.ipv4.tcp_fastopen does not enable clients")
+        if conn is not None or sock.listener is not None:
+            raise _err(errno.EINVAL, "TCP_FASTOPEN_CONNECT only before connect()")
+        cfg.fastopen_connect = bool(number)
     elif name == TCP_LINGER2:
         cfg.fin_timeout = float(number) if number > 0 else sock.host.sysctl.connection.fin_timeout
     else:
@@ -218,6 +227,7 @@ def getsockopt(sock: TcpSock, level: int, name: int, buflen: int = 0) -> int | b
         TCP_NOTSENT_LOWAT: cfg.user_notsent_lowat,
         TCP_SYNCNT: cfg.syn_retries,
         TCP_LINGER2: int(cfg.fin_timeout),
+        TCP_FASTOPEN_CONNECT: int(cfg.fastopen_connect),
     }
     if name not in values:
         raise _not_modelled(f"IPPROTO_TCP option {name}")

@@ -19,6 +19,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from tcpkit.stack import options
+from tcpkit.stack.fastopen_cache import TFO_CLIENT_ENABLE
 from tcpkit.stack.listener import Listener
 from tcpkit.stack.ports import WILDCARD, Binding
 from tcpkit.tcp.state import State
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from tcpkit.stack.tcp_layer import Attached
     from tcpkit.tcp.config import ConnectionConfig
     from tcpkit.tcp.connection import Connection
+    from tcpkit.tcp.fastopen import FastOpenAttempt
 
 Address = tuple[str, int]
 
@@ -90,6 +92,9 @@ class TcpSock:
         self.attached: Attached | None = attached
         self.listener: Listener | None = None
         self.state = SockState.UNCONNECTED
+        # TCP_FASTOPEN_CONNECT with a cookie: connect() returned, the SYN waits for the
+        # first write (Linux DEFER_CONNECT).
+        self.deferred = False
         self.closed = False
         self._error = 0  # an error not tied to a connection (ICMP before connecting)
         if attached is not None:
@@ -200,15 +205,69 @@ class TcpSock:
     # -- connect -----------------------------------------------------------------------
 
     def connect(self, address: object) -> None:
-        """Start connecting; BlockingIOError(EINPROGRESS) once the SYN is out."""
+        """Start connecting; BlockingIOError(EINPROGRESS) once the SYN is out. With
+        TCP_FASTOPEN_CONNECT and a cookie for the server, no SYN yet: connect() returns
+        and the first write sends the SYN with data (Linux
+        ``tcp_fastopen_defer_connect``); without a cookie the SYN asks for one."""
         self._usable()
         host, port = _check_address(address)
         if self.listener is not None:
             raise _err(errno.EISCONN, "the socket is listening")
-        if self.state is SockState.CONNECTED:
+        if self.state is SockState.CONNECTED or self.deferred:
             raise _err(errno.EISCONN)
         if self.state is SockState.CONNECTING:
             return self.finish_connect()
+        attached = self._open(host, port)
+        fastopen = None
+        if attached.conn.config.fastopen_connect:
+            fastopen = self.host.fastopen_cache.attempt(attached.key[2])
+            if fastopen.cookie:
+                self.deferred = True
+                self.state = SockState.CONNECTING
+                return
+        self._start(attached, fastopen, b"")
+        raise BlockingIOError(errno.EINPROGRESS, os.strerror(errno.EINPROGRESS))
+
+    def send_fastopen(self, data: bytes | bytearray | memoryview, address: object) -> int:
+        """A write that opens the connection with Fast Open (Linux
+        ``tcp_sendmsg_fastopen``): sendto() with MSG_FASTOPEN, or the first write after
+        a deferred connect(). Returns what the SYN carried; BlockingIOError(EINPROGRESS)
+        if it carried nothing (no cookie yet: it asks for one)."""
+        self._usable()
+        if not self.host.sysctl["net.ipv4.tcp_fastopen"] & TFO_CLIENT_ENABLE:
+            raise _err(errno.EOPNOTSUPP, "net.ipv4.tcp_fastopen does not enable clients")
+        if self.deferred:
+            attached = self.attached
+            assert attached is not None
+            self.deferred = False
+        else:
+            if self.listener is not None or self.state is SockState.CONNECTED:
+                raise _err(errno.EISCONN)
+            if self.state is SockState.CONNECTING:
+                raise _err(errno.EALREADY)
+            if address is None:
+                raise _err(errno.EINVAL, "Fast Open needs the server's address")
+            attached = self._open(*_check_address(address))
+        fastopen = self.host.fastopen_cache.attempt(attached.key[2])
+        taken = self._start(attached, fastopen, data)
+        if not taken:
+            raise BlockingIOError(errno.EINPROGRESS, os.strerror(errno.EINPROGRESS))
+        return taken
+
+    def _start(self, attached: Attached, fastopen: FastOpenAttempt | None,
+               data: bytes | bytearray | memoryview) -> int:
+        """Send the SYN (with Fast Open, maybe data): what the SYN carried."""
+        self.state = SockState.CONNECTING
+        taken = attached.conn.connect(self.host.now, fastopen=fastopen, data=data)
+        self.host.tcp.service(attached)
+        # Linux checks the state right after sending the SYN, before the socket lock
+        # is released and the loopback answer processed: EINPROGRESS even when the
+        # handshake completes within the call (inet_stream_connect).
+        self.host.settle()
+        return taken
+
+    def _open(self, host: str, port: int) -> Attached:
+        """The connection to (host, port), bound and in the host's table, not started."""
         if host == WILDCARD:
             host = "127.0.0.1"  # Linux: connecting to INADDR_ANY means this host
         if port == 0:
@@ -230,14 +289,7 @@ class TcpSock:
         conn = tcp.new_connection((source, binding.port), (host, port), self._config)
         attached = tcp.attach(conn, sock=self, binding=binding)
         self.attached = attached
-        self.state = SockState.CONNECTING
-        conn.connect(self.host.now)
-        tcp.service(attached)
-        # Linux checks the state right after sending the SYN, before the socket lock
-        # is released and the loopback answer processed: EINPROGRESS even when the
-        # handshake completes within the call (inet_stream_connect).
-        self.host.settle()
-        raise BlockingIOError(errno.EINPROGRESS, os.strerror(errno.EINPROGRESS))
+        return attached
 
     def connecting(self) -> bool:
         conn = self.conn
@@ -369,7 +421,11 @@ class TcpSock:
         if self.listener is not None:
             self._close_listener()
         conn = self.conn
-        if conn is not None:
+        if self.deferred and self.attached is not None:
+            self.deferred = False
+            self.host.tcp.forget(self.attached)  # never started: nothing to send
+            self._release_binding()
+        elif conn is not None:
             conn.close(self.host.now)
             self._after(conn)
             attached = self.attached
@@ -451,7 +507,7 @@ class TcpSock:
         conn = self.conn
         if conn is None:
             return self.closed
-        if self.state is SockState.CONNECTING and self.connecting():
+        if self.deferred or (self.state is SockState.CONNECTING and self.connecting()):
             return False
         return bool(conn.readable or conn.at_eof or conn.error or conn.rcv_shutdown
                     or conn.state is State.CLOSED or conn.urg_data is not None)

@@ -76,6 +76,9 @@ HOST_SYSCTLS: Final[dict[str, Any]] = {
     "net.ipv4.tcp_tw_reuse_delay": 1000,  # ms a TIME_WAIT must have lasted to be reused
     "net.ipv4.tcp_max_tw_buckets": 131072,
     "net.core.somaxconn": 4096,
+    # TCP Fast Open: bit 0x1 lets clients use it (tcpkit has no Fast Open server, so
+    # the server bits, 0x2 and up, change nothing: a SYN asking for a cookie gets none).
+    "net.ipv4.tcp_fastopen": 1,
     # ICMP errors we send are limited per destination (a token bucket: one per
     # icmp_ratelimit ms, bursts of 6) for the types in icmp_ratemask (bits 3, 4, 11, 12:
     # unreachable, source quench, time exceeded, parameter problem).

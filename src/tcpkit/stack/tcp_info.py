@@ -25,7 +25,7 @@ LINUX_STATE = {
     State.FIN_WAIT_2: 5, State.TIME_WAIT: 6, State.CLOSED: 7, State.CLOSE_WAIT: 8,
     State.LAST_ACK: 9, State.LISTEN: 10, State.CLOSING: 11,
 }
-TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE = 1, 2, 4
+TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE, TCPI_OPT_SYN_DATA = 1, 2, 4, 32
 
 
 def tcp_info(sock: TcpSock) -> bytes:
@@ -37,7 +37,8 @@ def tcp_info(sock: TcpSock) -> bytes:
     cfg = conn.config
     rtt = conn.rtt
     options = ((TCPI_OPT_TIMESTAMPS if conn.ts_ok else 0) | (TCPI_OPT_SACK if conn.sack_ok else 0)
-               | (TCPI_OPT_WSCALE if conn.wscale_ok else 0))
+               | (TCPI_OPT_WSCALE if conn.wscale_ok else 0)
+               | (TCPI_OPT_SYN_DATA if conn.fastopen and conn.fastopen.data_acked else 0))
     wscales = (conn.snd_wscale & 0xF) | ((conn.rcv_wscale & 0xF) << 4)
     jiffy_us = 1_000_000 // cfg.hz
     now = int(sock.host.now * cfg.hz + 1e-9)

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 from tcpkit.stack.ports import Binding
 from tcpkit.tcp.config import ConnectionConfig
 from tcpkit.tcp.connection import Connection
-from tcpkit.tcp.events import Connected, ConnectionClosed, Counted, StateChanged
+from tcpkit.tcp.events import (
+    Connected,
+    ConnectionClosed,
+    Counted,
+    FastOpenLearned,
+    StateChanged,
+)
 from tcpkit.tcp.ratelimit import ChallengeAckLimiter
 from tcpkit.tcp.reset import reset_for
 from tcpkit.tcp.state import State
@@ -162,6 +168,8 @@ class TcpLayer:
                 self._closed(attached)
             elif isinstance(event, Counted):
                 self.host.counters.inc(event.name)
+            elif isinstance(event, FastOpenLearned):
+                self.host.fastopen_cache.learned(attached.key[2], event, self.host.now)
         deadline = conn.next_deadline()
         if deadline != attached.deadline:
             attached.deadline = deadline
@@ -196,6 +204,11 @@ class TcpLayer:
         self._forget(attached)
         if attached.listener is not None:
             attached.listener.child_gone(attached)
+
+    def forget(self, attached: Attached) -> None:
+        """A connection that never started (a deferred Fast Open connect() closed
+        before any write) leaves the table."""
+        self._forget(attached)
 
     def _forget(self, attached: Attached) -> None:
         """The connection is gone: out of the table; its port is free once no socket

@@ -117,6 +117,7 @@ class ConnectionConfig:
     stdurg: bool = False  # net.ipv4.tcp_stdurg: urgent pointer per RFC 1122 when set
     oob_inline: bool = False  # SO_OOBINLINE
     so_zerocopy: bool = False  # SO_ZEROCOPY: MSG_ZEROCOPY sends are numbered and notified
+    fastopen_connect: bool = False  # TCP_FASTOPEN_CONNECT: connect() waits for the data
 
     # Copy-on-write bookkeeping, not settings.
     shared: bool = field(default=False, compare=False, repr=False)

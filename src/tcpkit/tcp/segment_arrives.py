@@ -159,7 +159,7 @@ class SegmentArrives(Timers):
         self.send_buffer = type(self.send_buffer)(iss + 1)
 
     def _send_syn_and_track(self, now: float, *, synack: bool,
-                            data: bytes | memoryview = b"") -> int:
+                            data: bytes | bytearray | memoryview = b"") -> int:
         """The first SYN (or SYN-ACK), and with Fast Open its data: how many bytes."""
         fo = self.fastopen
         if synack:
@@ -178,7 +178,8 @@ class SegmentArrives(Timers):
         self._rearm_rto(now)
         return 0
 
-    def _send_syn_data(self, now: float, data: bytes | memoryview, fo: FastOpenAttempt) -> int:
+    def _send_syn_data(self, now: float, data: bytes | bytearray | memoryview,
+                       fo: FastOpenAttempt) -> int:
         """Linux ``tcp_send_syn_data``: as much data as an MSS leaves beside the largest
         option area (the server's cached MSS, else ours, bounded by the route and
         TCP_MAXSEG), in a SYN with the cookie. Two skbs are in flight: the SYN, which

@@ -46,7 +46,7 @@ class UserCalls(SegmentArrives):
     # -- OPEN (§3.10.1) -----------------------------------------------------------------
 
     def connect(self, now: float, *, fastopen: FastOpenAttempt | None = None,
-                data: bytes | memoryview = b"") -> int:
+                data: bytes | bytearray | memoryview = b"") -> int:
         """Active OPEN: choose the ISN (RFC 6528), send the SYN, enter SYN-SENT. With
         ``fastopen`` (RFC 7413) the SYN asks for a cookie, or carries the cached one
         and as much of ``data`` as fits: returns how many bytes it took."""

@@ -69,6 +69,7 @@ from tcpkit.wire.tcp_options import (
     NOP,
     SACK_PERMITTED,
     EndOfOptions,
+    FastOpen,
     NoOperation,
     Sack,
     SackPermitted,
@@ -154,6 +155,12 @@ class Player:
         self.sniffed: list[tuple[float, TCPSegment]] = []
         self.fds: dict[int, Any] = {}
         self.local_isn: int | None = None
+        # packetdrill's numbering (socket.h): a SYN's sequence and ACK numbers are
+        # absolute in the script, every other segment's relative to the ISNs. An
+        # inbound SYN sets the remote ISN (``< S. 123:123(0)`` then ``> . 1:1(0) ack 1``
+        # acknowledges 124); an outbound SYN's own number is the script's ISN.
+        self.remote_isn = REMOTE_ISN
+        self.script_local_isn = 0
         self.local_port: int | None = None
         self.remote_port = REMOTE_PORT
         # packetdrill's TS val mapping: each script TS val seen on an outbound packet
@@ -343,9 +350,10 @@ class Player:
                     self._sysctl(name, value)
         elif program == "tc":
             self._tc([w for w in words if not _REDIRECT.fullmatch(w)], line)
-        elif program == "ethtool" or program.startswith("sysctl_restore") \
-                or words[:3] == ["ip", "tcp_metrics", "flush"]:
-            pass  # no metrics cache to flush
+        elif words[:3] == ["ip", "tcp_metrics", "flush"]:
+            self.host.fastopen_cache.flush()
+        elif program == "ethtool" or program.startswith("sysctl_restore"):
+            pass
         else:
             raise Unsupported(f"shell command `{line.strip()}`")
 
@@ -425,7 +433,9 @@ class Player:
         if header.protocol != PROTO_TCP:
             return
         seg = parse_tcp(payload)
-        if seg.flags & SYN and self.local_isn is None:
+        if seg.flags & SYN:
+            # Each SYN (a script may open several connections in turn) sets the local
+            # ISN and ports the script's numbers are relative to, as in packetdrill.
             self.local_isn = seg.seq
             self.local_port = seg.src_port
             if not seg.flags & ACK:
@@ -436,7 +446,7 @@ class Player:
         flags = self._flags(packet.flags)
         if packet.start != packet.end - packet.length and not flags & (SYN | FIN):
             raise Unsupported("an inbound packet whose length disagrees with its range")
-        local_isn = self.local_isn or 0
+        local_isn = (self.local_isn or 0) - (self.script_local_isn if flags & SYN else 0)
         ack = (local_isn + packet.ack) & M32 if packet.ack is not None else 0
         if packet.ack is not None:
             flags |= ACK
@@ -446,7 +456,14 @@ class Player:
         # To the listener's port until the host's own SYN or SYN-ACK names its port.
         src_port, dst_port = self.remote_port, self.local_port or PORT
         window = packet.window if packet.window is not None else 0
-        seg = TCPSegment(src_port, dst_port, (REMOTE_ISN + packet.start) & M32, ack, flags,
+        if flags & SYN:
+            if not flags & ACK and packet.length \
+                    and self.host.sysctl["net.ipv4.tcp_fastopen"] & 0x2:
+                raise Unsupported("data in a SYN to a Fast Open server (tcpkit has no Fast "
+                                  "Open server)")
+            self.remote_isn = (REMOTE_ISN + packet.start) & M32
+        seq = self.remote_isn if flags & SYN else self.remote_isn + packet.start
+        seg = TCPSegment(src_port, dst_port, seq & M32, ack, flags,
                          window, packet.urgent or 0, tuple(options), bytes(packet.length))
         header = IPv4Header(self.remote, self.local, PROTO_TCP)
         tcp = seg.build(pseudo_header(stdlib.inet_aton(self.remote), stdlib.inet_aton(self.local),
@@ -474,6 +491,11 @@ class Player:
         if name == "TS":
             val, ecr = option.values
             return Timestamps(val, self._live_ecr(ecr) if ack else ecr)
+        if name in ("FO", "FOEXP"):
+            if not ack:
+                raise Unsupported("a SYN with the Fast Open option (tcpkit has no Fast Open "
+                                  "server)")
+            return FastOpen(_cookie(option.blob), experimental=name == "FOEXP")
         raise Unsupported(f"TCP option {name}")
 
     def _live_ecr(self, ecr: int) -> int:
@@ -537,6 +559,8 @@ class Player:
         expected_flags = self._flags(packet.flags)
         base = self.local_isn or 0
         start = (seg.seq - base) & M32
+        if expected_flags & SYN and seg.flags & SYN:
+            start = self.script_local_isn = packet.start  # the script names our ISN
         length = len(seg.payload)
         covered = length
         flags = seg.flags
@@ -561,7 +585,7 @@ class Player:
         if flags & ~URG != expected_flags & ~URG or start != packet.start or \
                 covered != packet.length:
             raise Mismatch(f"expected {self._show(packet)}, got {got}")
-        if packet.ack is not None and (seg.ack - REMOTE_ISN) & M32 != packet.ack:
+        if packet.ack is not None and self._script_ack(seg) != packet.ack:
             raise Mismatch(f"expected {self._show(packet)}, got {got}")
         if packet.window is not None and seg.window != packet.window:
             raise Mismatch(f"expected win {packet.window}, got {got}")
@@ -572,6 +596,11 @@ class Player:
                 raise Mismatch(f"expected options <{', '.join(want)}>, got "
                                f"<{', '.join(have)}>")
             self._check_tsval(packet, seg)
+
+    def _script_ack(self, seg: TCPSegment) -> int:
+        """An outbound ACK number in the script's terms: absolute on a SYN-ACK,
+        relative to the remote ISN otherwise."""
+        return (seg.ack - (REMOTE_ISN if seg.flags & SYN else self.remote_isn)) & M32
 
     def _show(self, packet: Packet) -> str:
         text = f"{packet.flags} {packet.start}:{packet.end}({packet.length})"
@@ -592,7 +621,7 @@ class Player:
         text += "." if flags & ACK else ""
         text += f" {start}:{start + length}({length})"
         if flags & ACK:
-            text += f" ack {(seg.ack - REMOTE_ISN) & M32}"
+            text += f" ack {self._script_ack(seg)}"
         return text + f" win {seg.window}"
 
     @staticmethod
@@ -602,6 +631,8 @@ class Player:
         if option.name == "sack":
             return "sack " + " ".join(f"{a}:{b}" for a, b in zip(
                 option.values[::2], option.values[1::2], strict=True))
+        if option.name in ("FO", "FOEXP"):
+            return f"{option.name} {_cookie(option.blob).hex()}".rstrip()
         return " ".join([option.name, *map(str, option.values)])
 
     def _show_wire_option(self, option: TCPOption) -> str:
@@ -618,9 +649,12 @@ class Player:
         if isinstance(option, Timestamps):
             return "TS ecr 0" if not option.tsecr else f"TS ecr {option.tsecr}"
         if isinstance(option, Sack):
-            base = REMOTE_ISN
+            base = self.remote_isn
             return "sack " + " ".join(f"{(a - base) & M32}:{(b - base) & M32}"
                                       for a, b in option.blocks)
+        if isinstance(option, FastOpen):
+            name = "FOEXP" if option.experimental else "FO"
+            return f"{name} {option.cookie.hex()}".rstrip()
         return repr(option)
 
     # -- system calls --
@@ -679,15 +713,18 @@ class Player:
         if end is not None and abs(box["at"] - end) > box["slack"] + 1e-9:
             raise Mismatch(f"line {event.line}: {call.name}() returned at {box['at']:.6f}, "
                            f"expected at {end:.6f}")
-        if "errno" in box:
-            got = f"-1 {box['errno']}"
-        else:
-            got = str(box["value"])
+        failed = "errno" in box
+        got = f"-1 {box['errno']}" if failed else str(box["value"])
         want = call.result
         if want is Ellipsis:
             return
         expected = f"{want} {call.errno}" if call.errno else str(want)
-        if got != expected:
+        # A script without an errno checks the value only; errnos are compared by
+        # number (ENOTSUP is EOPNOTSUPP on Linux).
+        same = (want == -1 and (not call.errno or getattr(errno, call.errno, None)
+                                == getattr(errno, box["errno"], -1))) if failed \
+            else got == expected
+        if not same:
             raise Mismatch(f"line {event.line}: {call.name}() = {got}, expected {expected}")
 
 
@@ -784,8 +821,16 @@ _EXTRA_CONSTANTS = {"O_RDWR": 2, "O_NONBLOCK": 0o4000, "F_GETFL": 3, "F_SETFL": 
                     "POLLERR": select.POLLERR, "POLLHUP": select.POLLHUP,
                     "TCP_NOTSENT_LOWAT": 25, "SO_ZEROCOPY": 60, "MSG_ZEROCOPY": 0x4000000,
                     "SO_EE_ORIGIN_ZEROCOPY": 5, "SO_EE_CODE_ZEROCOPY_COPIED": 1,
-                    "CMSG_LEVEL_IP": 0, "CMSG_TYPE_RECVERR": 11}
+                    "CMSG_LEVEL_IP": 0, "CMSG_TYPE_RECVERR": 11, "TCP_FASTOPEN_CONNECT": 30}
 MSG_FASTOPEN = _EXTRA_CONSTANTS["MSG_FASTOPEN"]
+
+
+def _cookie(blob: str) -> bytes:
+    """A Fast Open cookie as a script writes it (hex digits)."""
+    try:
+        return bytes.fromhex(blob)
+    except ValueError:
+        raise Unsupported(f"Fast Open cookie {blob!r} (not whole hex bytes)") from None
 
 
 def _sock(player: Player, expr: Any) -> Any:
@@ -889,9 +934,14 @@ def _sendto(player: Player, call: Syscall) -> int:
     """``sendto(fd, buf, len, flags, addr, addrlen)``: on a TCP socket the address
     matters only to Fast Open (``tcp_sendmsg_fastopen``); otherwise it is send()."""
     flags = _constant(call.args[3]) if len(call.args) > 3 else 0
-    if flags & MSG_FASTOPEN:
-        raise Unsupported("MSG_FASTOPEN (TCP Fast Open)")
-    return _transmit(player, call, flags)
+    if not flags & MSG_FASTOPEN:
+        return _transmit(player, call, flags)
+    sock = _sock(player, call.args[0])
+    address = (player.remote, PORT)
+    if _null(call):
+        with _efault():
+            return int(sock.sendto(None, flags, address))
+    return int(sock.sendto(bytes(_length(call)), flags, address))
 
 
 def _recvfrom(player: Player, call: Syscall) -> int:

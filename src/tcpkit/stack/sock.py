@@ -244,7 +244,12 @@ class TcpSock:
             if self.listener is not None or self.state is SockState.CONNECTED:
                 raise _err(errno.EISCONN)
             if self.state is SockState.CONNECTING:
-                raise _err(errno.EALREADY)
+                if self.connecting():
+                    raise _err(errno.EALREADY)
+                # Linux __inet_stream_connect: a non-blocking connect that has since
+                # completed makes the socket connected, and the write goes as any does.
+                self.finish_connect()
+                return self.send(data)
             if address is None:
                 raise _err(errno.EINVAL, "Fast Open needs the server's address")
             attached = self._open(*_check_address(address))

@@ -16,6 +16,15 @@ from pathlib import Path
 import pytest
 
 from tcpkit.lab.netns import Namespace, VethPair
+from tcpkit.links.sim import Link, Network
+from tcpkit.stack import Host
+
+
+def two_hosts(net: Network, **link: object) -> tuple[Host, Host, Link]:
+    """Hosts a (192.0.2.1) and b (192.0.2.2) on one simulated cable of 1 ms."""
+    a = net.add_host("a", "192.0.2.1/24")
+    b = net.add_host("b", "192.0.2.2/24")
+    return a, b, net.link(a, b, delay=0.001, **link)  # type: ignore[arg-type]
 
 
 def _unavailable(reason: str) -> None:

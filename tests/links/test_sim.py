@@ -15,7 +15,7 @@ import pytest
 
 import tcpkit.socket as socket  # noqa: PLR0402 (the drop-in spelling users write)
 from tcpkit.links.sim import Faults, Network, SimulationError, sleep
-from tests.conftest import require_tool
+from tests.conftest import require_tool, two_hosts
 
 PAYLOAD = bytes(range(256)) * 2000
 
@@ -74,12 +74,6 @@ def test_tcpdump_reads_the_capture(tmp_path: object) -> None:
     lines = result.stdout.splitlines()
     assert "Flags [S]" in lines[0] and "192.0.2.1" in lines[0]
     assert any("Flags [F.]" in line for line in lines)
-
-
-def two_hosts(net: Network, **link: object) -> tuple[object, object, object]:
-    a = net.add_host("a", "192.0.2.1/24")
-    b = net.add_host("b", "192.0.2.2/24")
-    return a, b, net.link(a, b, delay=0.001, **link)  # type: ignore[arg-type]
 
 
 def test_keepalive_finds_an_unplugged_peer() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from tcpkit.links.sim import Network
 from tcpkit.tcp.events import FastOpenLearned
+from tests.conftest import two_hosts
 
 TCP_FASTOPEN_CONNECT, MSG_FASTOPEN = 30, 0x20000000
 COOKIE = bytes.fromhex("abcd1234")
@@ -21,9 +22,7 @@ COOKIE = bytes.fromhex("abcd1234")
 def run(client_body: object) -> dict[str, object]:
     seen: dict[str, object] = {}
     with Network() as net:
-        a = net.add_host("a", "192.0.2.1/24")
-        b = net.add_host("b", "192.0.2.2/24")
-        net.link(a, b, delay=0.001)
+        a, b, _ = two_hosts(net)
         a.fastopen_cache.learned("192.0.2.2", FastOpenLearned(1460, COOKIE, False, False, 0),
                                  0.0)
 

@@ -12,15 +12,14 @@ import pytest
 from tcpkit.links.sim import Network
 from tcpkit.stack.sock import SIOCATMARK, SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, TcpSock
 from tcpkit.wire.tcp import ACK, PSH, URG
+from tests.conftest import two_hosts
 from tests.tcp.kit import established
 
 
 def test_queues_seen_through_ioctl() -> None:
     seen: dict[str, int] = {}
     with Network() as net:
-        a = net.add_host("a", "192.0.2.1/24")
-        b = net.add_host("b", "192.0.2.2/24")
-        net.link(a, b, delay=0.001)
+        a, b, _ = two_hosts(net)
 
         def server() -> None:
             from tcpkit import socket

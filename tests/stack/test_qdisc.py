@@ -8,14 +8,13 @@ import pytest
 
 from tcpkit.links.sim import Network
 from tcpkit.wire.ipv4 import PROTO_UDP
+from tests.conftest import two_hosts
 
 
 def test_limit_zero_refuses_and_removing_it_lets_the_connection_go_on() -> None:
     seen: dict[str, object] = {}
     with Network() as net:
-        a = net.add_host("a", "192.0.2.1/24")
-        b = net.add_host("b", "192.0.2.2/24")
-        net.link(a, b, delay=0.001)
+        a, b, _ = two_hosts(net)
 
         def server() -> None:
             from tcpkit import socket
@@ -55,9 +54,7 @@ def test_limit_zero_refuses_and_removing_it_lets_the_connection_go_on() -> None:
 
 def test_other_packets_are_dropped_with_the_reason() -> None:
     with Network() as net:
-        a = net.add_host("a", "192.0.2.1/24")
-        b = net.add_host("b", "192.0.2.2/24")
-        net.link(a, b, delay=0.001)
+        a, b, _ = two_hosts(net)
         a.set_qdisc_limit("eth0", 0)
         a.ip_output("192.0.2.1", "192.0.2.2", PROTO_UDP, b"\x00" * 8)
         assert list(a.drops) == ["eth0's queueing discipline is full"]

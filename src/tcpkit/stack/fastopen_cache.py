@@ -10,6 +10,7 @@ from tcpkit.tcp.events import FastOpenLearned
 from tcpkit.tcp.fastopen import FastOpenAttempt
 
 TFO_CLIENT_ENABLE = 0x1  # net.ipv4.tcp_fastopen bit: clients may use Fast Open
+TFO_SERVER_ENABLE = 0x2  # ... and servers (tcpkit has no Fast Open server)
 
 
 @dataclass(slots=True)

@@ -184,10 +184,10 @@ class SegmentArrives(Timers):
         option area (the server's cached MSS, else ours, bounded by the route and
         TCP_MAXSEG), in a SYN with the cookie. Two skbs are in flight: the SYN, which
         goes again alone if it times out, and the data, which goes again with ACK|PSH."""
-        cfg = self.config
-        clamp = min(fo.mss or self.advmss, cfg.user_mss or 65535)
-        mss = max(min(cfg.mtu - cfg.header_overhead, clamp), 48)
-        size = min(mss - MAX_OPTION_SPACE, len(data))
+        self.mss_clamp = min(fo.mss or self.advmss, self.config.user_mss or 65535)
+        # ts_ok is not yet set: the route's MSS without the timestamp option, as
+        # __tcp_mtu_to_mss gives it.
+        size = min(self._mtu_to_mss() - MAX_OPTION_SPACE, len(data))
         start = self.iss + 1
         self.send_buffer.append(bytes(data[:size]))
         self._emit_segment(self.iss, SYN, now, self.send_buffer.slice(start, size),

@@ -44,6 +44,7 @@ from typing import Any
 
 from tcpkit.links.sim import Network, SimulationError
 from tcpkit.links.tun_skb import tun_rx_skb
+from tcpkit.stack.fastopen_cache import TFO_SERVER_ENABLE
 from tcpkit.stack.options import NotModelled
 from tcpkit.tools.packetdrill.lexer import PacketdrillSyntaxError
 from tcpkit.tools.packetdrill.script import (
@@ -458,7 +459,7 @@ class Player:
         window = packet.window if packet.window is not None else 0
         if flags & SYN:
             if not flags & ACK and packet.length \
-                    and self.host.sysctl["net.ipv4.tcp_fastopen"] & 0x2:
+                    and self.host.sysctl["net.ipv4.tcp_fastopen"] & TFO_SERVER_ENABLE:
                 raise Unsupported("data in a SYN to a Fast Open server (tcpkit has no Fast "
                                   "Open server)")
             self.remote_isn = (REMOTE_ISN + packet.start) & M32

@@ -23,8 +23,7 @@ def run(client_body: object) -> dict[str, object]:
     seen: dict[str, object] = {}
     with Network() as net:
         a, b, _ = two_hosts(net)
-        a.fastopen_cache.learned("192.0.2.2", FastOpenLearned(1460, COOKIE, False, False, 0),
-                                 0.0)
+        a.fastopen_cache.learned("192.0.2.2", FastOpenLearned(1460, COOKIE, False, False, 0))
 
         def server() -> None:
             from tcpkit import socket

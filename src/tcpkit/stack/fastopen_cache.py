@@ -19,8 +19,6 @@ class _Server:
     cookie: bytes = b""
     experimental: bool = False  # the cookie came in the experimental option
     try_exp: int = 0  # 1: ask with the experimental option next time
-    syn_loss: int = 0  # recurring losses of SYNs with data (reported, not acted on)
-    last_syn_loss: float = 0.0
 
 
 class FastOpenCache:
@@ -41,8 +39,11 @@ class FastOpenCache:
             return FastOpenAttempt(known.cookie, known.experimental, known.mss)
         return FastOpenAttempt(b"", known.try_exp == 1, known.mss)
 
-    def learned(self, address: str, event: FastOpenLearned, now: float) -> None:
-        """``tcp_fastopen_cache_set``: keep what the SYN-ACK said."""
+    def learned(self, address: str, event: FastOpenLearned) -> None:
+        """``tcp_fastopen_cache_set``: keep what the SYN-ACK said. Linux also counts
+        SYN-data losses there, but only ``ip tcp_metrics show`` reads the count (what
+        turns Fast Open off is a global blackhole check, off by default and not
+        modelled), so it is not kept."""
         known = self._servers.setdefault(address, _Server())
         if event.mss:
             known.mss = event.mss
@@ -50,11 +51,6 @@ class FastOpenCache:
             known.cookie, known.experimental = event.cookie, event.experimental
         elif event.try_exp > known.try_exp and not known.cookie and not known.experimental:
             known.try_exp = event.try_exp
-        if event.syn_loss:
-            known.syn_loss += 1
-            known.last_syn_loss = now
-        else:
-            known.syn_loss = 0
 
     def flush(self) -> None:
         """``ip tcp_metrics flush all``."""

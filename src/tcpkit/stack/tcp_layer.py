@@ -169,7 +169,7 @@ class TcpLayer:
             elif isinstance(event, Counted):
                 self.host.counters.inc(event.name)
             elif isinstance(event, FastOpenLearned):
-                self.host.fastopen_cache.learned(attached.key[2], event, self.host.now)
+                self.host.fastopen_cache.learned(attached.key[2], event)
         deadline = conn.next_deadline()
         if deadline != attached.deadline:
             attached.deadline = deadline

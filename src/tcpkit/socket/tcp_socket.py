@@ -14,20 +14,18 @@ import errno
 import io
 import os
 import socket as _stdlib
-import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tcpkit.socket import runtime as _runtime
 from tcpkit.stack.sock import TcpSock
-from tcpkit.tcp.zerocopy import SO_EE_ORIGIN_ZEROCOPY
+from tcpkit.tcp.zerocopy import EXTENDED_ERR, SO_EE_ORIGIN_ZEROCOPY
 
 _T = TypeVar("_T")
 _UNSET: Any = object()
 
 MSG_ZEROCOPY = getattr(_stdlib, "MSG_ZEROCOPY", 0x4000000)
 MSG_FASTOPEN = getattr(_stdlib, "MSG_FASTOPEN", 0x20000000)
-_EXTENDED_ERR = struct.Struct("IBBBBII")  # struct sock_extended_err
 _SOCKADDR_IN_SIZE = 16
 _CMSG_HEADER = 16  # CMSG_LEN(0) on 64-bit Linux
 IP_RECVERR = getattr(_stdlib, "IP_RECVERR", 11)
@@ -269,7 +267,7 @@ class socket:  # noqa: N801 (the stdlib's name)
         if not flags & _stdlib.MSG_ERRQUEUE:
             return self.recv(bufsize, flags), [], 0, None
         first, last, code = self._call(self._sock.recv_error, lambda: True, 0)
-        payload = _EXTENDED_ERR.pack(0, SO_EE_ORIGIN_ZEROCOPY, 0, code, 0, first, last)
+        payload = EXTENDED_ERR.pack(0, SO_EE_ORIGIN_ZEROCOPY, 0, code, 0, first, last)
         message = payload + bytes(_SOCKADDR_IN_SIZE)
         room = ancbufsize - _CMSG_HEADER
         if room < 0:

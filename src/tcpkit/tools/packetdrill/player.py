@@ -44,8 +44,10 @@ from typing import Any
 
 from tcpkit.links.sim import Network, SimulationError
 from tcpkit.links.tun_skb import tun_rx_skb
+from tcpkit.socket.tcp_socket import IP_RECVERR, MSG_FASTOPEN, MSG_ZEROCOPY
 from tcpkit.stack.fastopen_cache import TFO_SERVER_ENABLE
-from tcpkit.stack.options import NotModelled
+from tcpkit.stack.options import SO_ZEROCOPY, TCP_FASTOPEN_CONNECT, NotModelled
+from tcpkit.tcp.zerocopy import EXTENDED_ERR, SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY
 from tcpkit.tools.packetdrill.lexer import PacketdrillSyntaxError
 from tcpkit.tools.packetdrill.script import (
     Array,
@@ -817,13 +819,14 @@ _EXTRA_CONSTANTS = {"O_RDWR": 2, "O_NONBLOCK": 0o4000, "F_GETFL": 3, "F_SETFL": 
                     "TCP_MAXSEG": 2, "TCP_INFO": 11, "TCP_USER_TIMEOUT": 18,
                     "SIOCINQ": 0x541B, "FIONREAD": 0x541B, "SIOCOUTQ": 0x5411,
                     "TIOCOUTQ": 0x5411, "SIOCOUTQNSD": 0x894B, "SIOCATMARK": 0x8905,
-                    "MSG_FASTOPEN": 0x20000000, "POLLIN": select.POLLIN,
+                    "MSG_FASTOPEN": MSG_FASTOPEN, "POLLIN": select.POLLIN,
                     "POLLPRI": select.POLLPRI, "POLLOUT": select.POLLOUT,
                     "POLLERR": select.POLLERR, "POLLHUP": select.POLLHUP,
-                    "TCP_NOTSENT_LOWAT": 25, "SO_ZEROCOPY": 60, "MSG_ZEROCOPY": 0x4000000,
-                    "SO_EE_ORIGIN_ZEROCOPY": 5, "SO_EE_CODE_ZEROCOPY_COPIED": 1,
-                    "CMSG_LEVEL_IP": 0, "CMSG_TYPE_RECVERR": 11, "TCP_FASTOPEN_CONNECT": 30}
-MSG_FASTOPEN = _EXTRA_CONSTANTS["MSG_FASTOPEN"]
+                    "TCP_NOTSENT_LOWAT": 25, "SO_ZEROCOPY": SO_ZEROCOPY,
+                    "MSG_ZEROCOPY": MSG_ZEROCOPY, "SO_EE_ORIGIN_ZEROCOPY": SO_EE_ORIGIN_ZEROCOPY,
+                    "SO_EE_CODE_ZEROCOPY_COPIED": SO_EE_CODE_ZEROCOPY_COPIED,
+                    "CMSG_LEVEL_IP": stdlib.IPPROTO_IP, "CMSG_TYPE_RECVERR": IP_RECVERR,
+                    "TCP_FASTOPEN_CONNECT": TCP_FASTOPEN_CONNECT}
 
 
 def _cookie(blob: str) -> bytes:
@@ -985,7 +988,6 @@ def _sendmsg(player: Player, call: Syscall) -> int:
                      length)
 
 
-_EXTENDED_ERR = struct.Struct("IBBBBII")
 _EXTENDED_ERR_FIELDS = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_pad", "ee_info",
                         "ee_data")
 
@@ -1020,9 +1022,9 @@ def _check_cmsg(want: dict[str, Any], got: tuple[int, int, bytes]) -> None:
     if (level, kind) != (_constant(want.get("cmsg_level")), _constant(want.get("cmsg_type"))):
         raise Mismatch(f"recvmsg() control message level {level} type {kind}, expected "
                        f"{want.get('cmsg_level')} {want.get('cmsg_type')}")
-    if kind != _EXTRA_CONSTANTS["CMSG_TYPE_RECVERR"] or len(data) < _EXTENDED_ERR.size:
+    if kind != IP_RECVERR or len(data) < EXTENDED_ERR.size:
         raise Unsupported(f"recvmsg() control message type {kind}")
-    values = dict(zip(_EXTENDED_ERR_FIELDS, _EXTENDED_ERR.unpack_from(data), strict=True))
+    values = dict(zip(_EXTENDED_ERR_FIELDS, EXTENDED_ERR.unpack_from(data), strict=True))
     for name, expr in _fields("cmsg_data", want.get("cmsg_data")).items():
         if name not in values:
             raise Unsupported(f"sock_extended_err field {name}")

@@ -14,18 +14,21 @@ import errno
 import io
 import os
 import socket as _stdlib
+import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tcpkit.socket import runtime as _runtime
 from tcpkit.stack.sock import TcpSock
-from tcpkit.tcp.zerocopy import EXTENDED_ERR, SO_EE_ORIGIN_ZEROCOPY
+from tcpkit.tcp.zerocopy import SO_EE_ORIGIN_ZEROCOPY
 
 _T = TypeVar("_T")
 _UNSET: Any = object()
 
 MSG_ZEROCOPY = getattr(_stdlib, "MSG_ZEROCOPY", 0x4000000)
 MSG_FASTOPEN = getattr(_stdlib, "MSG_FASTOPEN", 0x20000000)
+# struct sock_extended_err: ee_errno, ee_origin, ee_type, ee_code, ee_pad, ee_info, ee_data.
+EXTENDED_ERR = struct.Struct("IBBBBII")
 _SOCKADDR_IN_SIZE = 16
 _CMSG_HEADER = 16  # CMSG_LEN(0) on 64-bit Linux
 IP_RECVERR = getattr(_stdlib, "IP_RECVERR", 11)

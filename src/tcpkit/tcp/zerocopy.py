@@ -15,13 +15,10 @@ device. A socket closed by its program gets no more notifications (SOCK_DEAD).
 
 from __future__ import annotations
 
-import struct
 from collections import deque
 
 SO_EE_ORIGIN_ZEROCOPY = 5
 SO_EE_CODE_ZEROCOPY_COPIED = 1
-# struct sock_extended_err: ee_errno, ee_origin, ee_type, ee_code, ee_pad, ee_info, ee_data.
-EXTENDED_ERR = struct.Struct("IBBBBII")
 _BYTE_LIMIT = 1 << 19  # msg_zerocopy_realloc: "limit to a few TSO"
 _MAX_LEN = 0xFFFF - 1  # USHRT_MAX - 1 sends in one range
 

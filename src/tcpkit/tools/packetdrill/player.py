@@ -44,10 +44,10 @@ from typing import Any
 
 from tcpkit.links.sim import Network, SimulationError
 from tcpkit.links.tun_skb import tun_rx_skb
-from tcpkit.socket.tcp_socket import IP_RECVERR, MSG_FASTOPEN, MSG_ZEROCOPY
+from tcpkit.socket.tcp_socket import EXTENDED_ERR, IP_RECVERR, MSG_FASTOPEN, MSG_ZEROCOPY
 from tcpkit.stack.fastopen_cache import TFO_SERVER_ENABLE
 from tcpkit.stack.options import SO_ZEROCOPY, TCP_FASTOPEN_CONNECT, NotModelled
-from tcpkit.tcp.zerocopy import EXTENDED_ERR, SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY
+from tcpkit.tcp.zerocopy import SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY
 from tcpkit.tools.packetdrill.lexer import PacketdrillSyntaxError
 from tcpkit.tools.packetdrill.script import (
     Array,

@@ -299,21 +299,19 @@ class Host:
         """Send one datagram (Linux ``ip_queue_xmit``): route, header, neighbour. TCP
         sets DF (path MTU discovery, RFC 1191) unless the path's MTU is locked, or
         always with ``always_df`` (Linux's control socket, which answers for no
-        connection, is ``IP_PMTUDISC_DO``); ICMP never does (``IP_PMTUDISC_DONT``)."""
+        connection, is ``IP_PMTUDISC_DO``); ICMP never does (``IP_PMTUDISC_DONT``).
+        A TCP segment towards a device that offloads (``Interface.transmit_tcp``) leaves
+        with its checksum for the device to finish, and a GSO one (``gso_size``) whole,
+        for the device to cut."""
         if self.down:
             return
         df = FLAG_DF if always_df or (protocol == PROTO_TCP and not self._locked(dst)) else 0
         header = IPv4Header(src=src, dst=dst, protocol=protocol, tos=tos,
                             ttl=self.sysctl["net.ipv4.ip_default_ttl"],
                             identification=self._next_ip_id(), flags=df)
-        if isinstance(seg, TCPSegment):
-            payload = seg.build(pseudo_header(header.src_packed, header.dst_packed, protocol))
-        else:
-            payload = seg
-        packet = header.packet(payload)
         self.counters.inc("IpOutRequests")
         if self.is_local(dst):
-            self.interfaces["lo"].transmit(packet, dst)
+            self.interfaces["lo"].transmit(header.packet(self._transport(header, seg)), dst)
             return
         try:
             route = self.routes.lookup(dst)
@@ -327,6 +325,14 @@ class Host:
         if interface.refuses:
             self.drop(f"{interface.name}'s queueing discipline is full")
             return
+        offload = interface.transmit_tcp
+        if offload is not None and isinstance(seg, TCPSegment):
+            payload = self._transport(header, seg, offload=True)
+            # The TCP header's length is in its data offset field (byte 12).
+            offload(header.packet(payload), payload[12] >> 4 << 2, seg.gso_size)
+            return
+        payload = self._transport(header, seg)
+        packet = header.packet(payload)
         next_hop = self.routes.next_hop(route, dst)
         mtu = self.path_mtu(dst) if dst in self._pmtu else interface.mtu
         if len(packet) > mtu:
@@ -334,6 +340,23 @@ class Host:
             return
         self.link_output(interface, next_hop, packet, header,
                          seg if isinstance(seg, TCPSegment) else None)
+
+    @staticmethod
+    def _transport(header: IPv4Header, seg: TCPSegment | bytes, *,
+                   offload: bool = False) -> bytes:
+        if isinstance(seg, bytes):
+            return seg
+        return seg.build(pseudo_header(header.src_packed, header.dst_packed, header.protocol),
+                         offload=offload)
+
+    def tso_toward(self, destination: str) -> bool:
+        """Does the device towards ``destination`` cut TCP super-segments itself?"""
+        if self.is_local(destination):
+            return False
+        try:
+            return self.routes.lookup(destination).interface.transmit_tcp is not None
+        except OSError:
+            return False
 
     def fragment_output(self, interface: Interface, next_hop: str, header: IPv4Header,
                         payload: bytes, mtu: int) -> None:
@@ -443,9 +466,13 @@ class Host:
     def drop(self, reason: str) -> None:
         self.drops.append(reason)
 
-    def receive(self, packet: bytes, interface: Interface) -> None:
+    def receive(self, packet: bytes, interface: Interface, *, checksum_trusted: bool = False,
+                gso_size: int = 0) -> None:
         """An IPv4 datagram from ``interface`` (Linux ``ip_rcv``, ``ip_local_deliver``).
-        A malformed one is counted and dropped, never raised."""
+        A malformed one is counted and dropped, never raised. A device that offloads
+        says the transport checksum needs no check (``checksum_trusted``: CHECKSUM_PARTIAL
+        or CHECKSUM_UNNECESSARY) and what size of segments a super-segment was made of
+        (``gso_size``)."""
         if self.down or not interface.up:
             return
         counters = self.counters
@@ -483,8 +510,11 @@ class Host:
         counters.inc("IpInDelivers")
         if header.protocol == PROTO_TCP:
             rx = interface.rx_skb
+            skb = rx(len(packet)) if rx else None
+            if gso_size:
+                skb = (skb[0] if skb else 0, gso_size)
             self.tcp.input(header.src, header.dst, payload, header.src_packed,
-                           header.dst_packed, now, rx(len(packet)) if rx else None)
+                           header.dst_packed, now, skb, checksum_trusted=checksum_trusted)
         elif header.protocol == PROTO_ICMP:
             self._icmp_input(header, payload, now)
         else:

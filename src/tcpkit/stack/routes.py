@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 
 # What a link gives an interface: transmit(packet, next_hop_address).
 Transmit = Callable[[bytes, str], None]
+# A device that finishes TCP checksums and cuts TCP super-segments itself (TSO):
+# transmit_tcp(packet, tcp_header_length, gso_size); the packet's TCP checksum holds only
+# the pseudo-header sum and gso_size 0 means one segment.
+TransmitTcp = Callable[[bytes, int, int], None]
 # How a device hands a received IP packet of n bytes to the stack, as Linux's skb:
 # (truesize, gso_size); None: veth's paged skbs, as the engine assumes.
 RxSkb = Callable[[int], tuple[int, int]]
@@ -32,7 +36,10 @@ class Interface:
     ``rx_skb`` describes the skbs the device makes of what it receives (see
     :data:`RxSkb`). ``qdisc_limit`` is the packets its queueing discipline holds
     (``tc qdisc add dev NAME root pfifo limit N``); None, the default, never fills here,
-    as a link takes each packet at once, and 0 drops every packet sent."""
+    as a link takes each packet at once, and 0 drops every packet sent.
+    ``transmit_tcp``, when the device has it, takes TCP packets instead of ``transmit``:
+    the device finishes their checksums and cuts GSO super-segments into segments (a TUN
+    device with ``TUN_F_CSUM|TUN_F_TSO4``)."""
 
     name: str
     address: str
@@ -42,6 +49,7 @@ class Interface:
     up: bool = True
     rx_skb: RxSkb | None = field(default=None, repr=False)
     qdisc_limit: int | None = None
+    transmit_tcp: TransmitTcp | None = field(default=None, repr=False)
 
     @property
     def refuses(self) -> bool:

@@ -88,6 +88,7 @@ class TcpLayer:
         cfg = config.for_route(self.host.path_mtu(remote[0]))
         conn = Connection(local, remote, cfg, self.host.secrets, self.challenge_acks)
         conn.device_refuses = self._device_gate(remote[0])
+        conn.gso = self.host.tso_toward(remote[0])
         return conn
 
     def _device_gate(self, remote: str) -> Callable[[], bool] | None:
@@ -234,7 +235,9 @@ class TcpLayer:
         """Send ``seg``; ``control``: on behalf of no connection (Linux's per-netns
         control socket, ``ip_send_unicast_reply``)."""
         counters = self.host.counters
-        counters.inc("TcpOutSegs")
+        gso = seg.gso_size
+        # Linux counts a GSO packet as the segments it becomes (tcp_skb_pcount).
+        counters.inc("TcpOutSegs", -(-len(seg.payload) // gso) if gso else 1)
         if seg.flags & RST:
             counters.inc("TcpOutRsts")
         self.host.ip_output(local, remote, PROTO_TCP, seg, always_df=control)
@@ -248,12 +251,15 @@ class TcpLayer:
     # -- input -------------------------------------------------------------------------
 
     def input(self, src: str, dst: str, payload: bytes, src_packed: bytes,
-              dst_packed: bytes, now: float, skb: tuple[int, int] | None = None) -> None:
+              dst_packed: bytes, now: float, skb: tuple[int, int] | None = None, *,
+              checksum_trusted: bool = False) -> None:
         """A TCP segment for one of our addresses (Linux ``tcp_v4_rcv``); ``skb``: the
-        truesize and gso_size the device gave it, if it says."""
+        truesize and gso_size the device gave it, if it says; ``checksum_trusted``: the
+        device vouches for the checksum (``skb_csum_unnecessary``)."""
         counters = self.host.counters
         try:
-            seg = parse_tcp(payload, pseudo_header(src_packed, dst_packed, PROTO_TCP))
+            seg = parse_tcp(payload, None if checksum_trusted
+                            else pseudo_header(src_packed, dst_packed, PROTO_TCP))
         except MalformedPacket as exc:
             counters.inc("TcpInErrs")
             if isinstance(exc, BadChecksum):

@@ -87,6 +87,7 @@ class Output(Window):
         now: float,
         payload: bytes = b"",
         options: tuple[TCPOption, ...] | None = None,
+        gso_size: int = 0,
     ) -> bool:
         """Build one segment and queue it for the wire (Linux ``tcp_transmit_skb``).
         False if the host's device refused it (see :meth:`_device_refused`): what
@@ -108,7 +109,7 @@ class Output(Window):
                 flags |= URG
         segment = TCPSegment(
             self.local[1], self.remote[1], seq & MASK, self.rcv_nxt & MASK if flags & ACK else 0,
-            flags, window, urgent, options, payload,
+            flags, window, urgent, options, payload, None, gso_size,
         )
         refuses = self.device_refuses
         sent = refuses is None or not self._device_refused(refuses)

@@ -275,21 +275,36 @@ class Sender(Receiver):
                         now: float) -> int:
         """Send [seq, seq+length) (and the FIN) as one GSO packet: MSS-sized segments,
         PSH and FIN on the last; PSH forced when there are several. Returns how many
-        (0: the device refused the packet)."""
+        (0: the device refused the packet). A device that segments itself (``gso``)
+        gets the packet as one super-segment; the retransmit queue holds the segments
+        it becomes either way."""
         end = seq + length
-        count = 0
-        while True:
-            piece = min(mss, end - seq)
-            final = seq + piece >= end
-            if not self._transmit_new(seq, piece, fin and final,
-                                      final and (psh or count > 0), now):
-                return 0  # the first segment, as the device takes or refuses a GSO packet
-            count += 1
-            seq += piece
-            if final:
-                self.rtx[-1].skb_end = True
-                self.sent_skbs += 1
-                break
+        if self.gso and length > mss:
+            flags = ACK | PSH | (FIN if fin else 0)  # the device leaves them on the last
+            if not self._emit_segment(seq, flags, now, self.send_buffer.slice(seq, length),
+                                      gso_size=mss):
+                return 0
+            count = 0
+            while seq < end:
+                piece = min(mss, end - seq)
+                final = seq + piece >= end
+                self._sent_new(seq, piece, fin and final, final, now)
+                count += 1
+                seq += piece
+        else:
+            count = 0
+            while True:
+                piece = min(mss, end - seq)
+                final = seq + piece >= end
+                if not self._transmit_new(seq, piece, fin and final,
+                                          final and (psh or count > 0), now):
+                    return 0  # the first segment: a device takes or refuses a GSO packet
+                count += 1
+                seq += piece
+                if final:
+                    break
+        self.rtx[-1].skb_end = True
+        self.sent_skbs += 1
         if piece < mss:
             self.snd_sml = self.snd_nxt  # tcp_minshall_update: a small segment went out
         return count
@@ -298,10 +313,17 @@ class Sender(Receiver):
         """Send new data (Linux ``tcp_transmit_skb`` + ``tcp_event_new_data_sent``);
         False if the device refused it (the data stays unsent)."""
         payload = self.send_buffer.slice(seq, length) if length else b""
-        end = seq + length + (1 if fin else 0)
         flags = ACK | (FIN if fin else 0) | (PSH if psh and length else 0)
         if not self._emit_segment(seq, flags, now, payload):
             return False
+        self._sent_new(seq, length, fin, psh, now)
+        return True
+
+    def _sent_new(self, seq: int, length: int, fin: bool, psh: bool, now: float) -> None:
+        """Linux ``tcp_event_new_data_sent``: [seq, seq+length) (and the FIN) left; it
+        joins the retransmit queue and advances SND.NXT."""
+        end = seq + length + (1 if fin else 0)
+        flags = ACK | (FIN if fin else 0) | (PSH if psh and length else 0)
         self.rtx.append(SentSegment(seq, end, flags, now, now, delivered=self.delivered))
         prior = self.packets_out
         self.packets_out += 1
@@ -311,7 +333,6 @@ class Sender(Receiver):
             del queue[0]
         if not prior:
             self._rearm_rto(now)
-        return True
 
     def _cwnd_validate(self, cwnd_limited: bool, now: float) -> None:
         """Linux ``tcp_cwnd_validate`` (RFC 7661): remember whether cwnd was the limit,

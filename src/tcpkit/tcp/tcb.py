@@ -88,7 +88,7 @@ class TCB:
                  "compressed_ack", "compressed_ack_rcv_nxt", "config", "copied_seq", "cwnd",
                  "cwnd_cnt", "cwnd_usage_seq", "delack_deadline", "delack_max", "delivered",
                  "device_refuses", "dsack", "dup_ack_counter", "error", "events", "fast_path",
-                 "fastopen", "fin_queued", "fin_seq", "finwait2_deadline", "high_seq", "irs",
+                 "fastopen", "fin_queued", "fin_seq", "finwait2_deadline", "gso", "high_seq", "irs",
                  "is_cwnd_limited", "iss",
                  "keepalive_deadline", "last_oow_ack_time", "last_seg_size", "local", "lost",
                  "lost_out", "lrcvtime", "lsndtime", "max_packets_out", "max_window", "mss_cache",
@@ -294,6 +294,9 @@ class TCB:
         # discipline with no room: Linux's queue_xmit returns NET_XMIT_DROP); None, the
         # usual case, costs the hot path one test.
         self.device_refuses: Callable[[], bool] | None = None
+        # The device cuts TCP super-segments itself (TSO): a GSO packet leaves as one
+        # segment carrying gso_size instead of one segment per MSS.
+        self.gso = False
         # An active open with TCP Fast Open (RFC 7413), if this is one.
         self.fastopen: FastOpenAttempt | None = None
         # MSG_ZEROCOPY numbering and notifications, from the first such send on.

@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Final
 
-from tcpkit.wire.checksum import finish, word_sum
+from tcpkit.wire.checksum import finish, offload_checksum, word_sum
 from tcpkit.wire.errors import BadChecksum, MalformedPacket, need
 from tcpkit.wire.tcp_options import TCPOption, build_options, parse_options
 
@@ -80,9 +80,11 @@ class TCPSegment:
         """SEG.LEN (RFC 9293 §3.4): payload octets plus one each for SYN and FIN."""
         return len(self.payload) + (self.flags & SYN) // SYN + (self.flags & FIN)
 
-    def build(self, pseudo_header: int) -> bytes:
+    def build(self, pseudo_header: int, *, offload: bool = False) -> bytes:
         """The segment bytes. ``pseudo_header`` is :func:`checksum.pseudo_header` of the
-        addresses with ``length=0``: the segment length is added here."""
+        addresses with ``length=0``: the segment length is added here. With ``offload``
+        (and ``checksum=None``) the checksum field is left partial for the device to
+        finish (:func:`checksum.offload_checksum`): the payload is never summed here."""
         area = build_options(self.options) if self.options else b""
         hlen = MIN_HEADER_LEN + len(area)
         if hlen > MAX_HEADER_LEN:
@@ -97,7 +99,9 @@ class TCPSegment:
             0,
             self.urgent,
         )
-        if self.checksum is None:
+        if self.checksum is None and offload:
+            csum = offload_checksum(pseudo_header + hlen + len(self.payload))
+        elif self.checksum is None:
             # The header is a whole number of 32-bit words, so the parts' sums simply add.
             length = hlen + len(self.payload)
             csum = finish(pseudo_header + length + word_sum(head) + word_sum(area)

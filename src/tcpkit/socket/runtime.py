@@ -19,7 +19,7 @@ import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from tcpkit.stack.host import Host
@@ -69,6 +69,16 @@ def default() -> tuple[Runtime, Host]:
 def use(runtime: Runtime, host: Host) -> contextvars.Token[tuple[Runtime, Host] | None]:
     """Make ``host`` under ``runtime`` the current one (in this thread / context)."""
     return _current.set((runtime, host))
+
+
+@contextlib.contextmanager
+def using(runtime: Runtime, host: Host) -> Iterator[None]:
+    """:func:`use` for the block only."""
+    token = use(runtime, host)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 class RealTimeRuntime:

@@ -30,6 +30,7 @@ COUNTERS: Final = frozenset({
     "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies", "TcpExtTW", "TcpExtTWRecycled",
     "TcpExtTCPAbortOnData", "TcpExtTCPAbortOnClose", "TcpExtTCPAbortOnTimeout",
     "TcpExtTCPAbortOnLinger", "TcpExtTCPAbortOnMemory", "TcpExtTCPKeepAlive",
+    "TcpExtTCPWinProbe",
     "TcpExtEmbryonicRsts", "TcpExtPAWSEstab", "TcpExtTCPChallengeACK",
     "TcpExtTCPSynRetrans", "TcpExtTCPLossProbes", "TcpExtTCPFastRetrans",
     "TcpExtOutOfWindowIcmps", "TcpExtLockDroppedIcmps", "TcpExtTCPTimeWaitOverflow",

@@ -561,11 +561,12 @@ class Sender(Receiver):
         """Linux ``tcp_check_probe_timer``."""
         self._set_xmit_timer_kind(XMIT_PROBE0, self._deadline_after(now, self._probe0_base()))
 
-    def _write_wakeup(self, now: float) -> bool:
+    def _write_wakeup(self, now: float, mib: str) -> bool:
         """Linux ``tcp_write_wakeup``: a probe. Data if the window allows some (a
         window-limited piece, pushed), else a segment at SND.UNA-1 that the receiver
-        must acknowledge (zero-window and keepalive probes). False if the device
-        refused it."""
+        must acknowledge (zero-window and keepalive probes), counted in ``mib``
+        (``tcp_xmit_probe_skb``: TcpExtTCPWinProbe, TcpExtTCPKeepAlive). False if the
+        device refused it."""
         seq = self.snd_nxt
         wnd_end = self.snd_una + self.snd_wnd
         if seq < self.write_seq and seq < wnd_end:
@@ -585,5 +586,7 @@ class Sender(Receiver):
                 fin = False
             return self._transmit_new(seq, length, fin, True, now)
         if self.urg_mode and self.snd_una + 1 <= self.snd_up <= self.snd_una + 0xFFFF:
+            self._emit(Counted(mib))
             self._emit_segment(self.snd_una, ACK, now)
+        self._emit(Counted(mib))
         return self._emit_segment(self.snd_una - 1, ACK, now)

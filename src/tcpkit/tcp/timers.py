@@ -231,7 +231,7 @@ class Timers(Recovery):
     def _send_probe0(self, now: float) -> None:
         """Linux ``tcp_send_probe0``: after a probe the device refused, the next comes
         after TCP_RESOURCE_PROBE_INTERVAL, not backed off."""
-        sent = self._write_wakeup(now)
+        sent = self._write_wakeup(now, "TcpExtTCPWinProbe")
         if self.packets_out or self.snd_nxt >= self.write_seq:
             self.probes_out = 0
             self.rtt.backoff = 0
@@ -276,7 +276,7 @@ class Timers(Recovery):
                 self._send_active_reset(now)
                 self._write_err("keepalive probes unanswered")
                 return
-            if self._write_wakeup(now):
+            if self._write_wakeup(now, "TcpExtTCPKeepAlive"):
                 self.probes_out += 1
                 self._arm_keepalive(now, cfg.keepalive_intvl)
             else:  # lost to local congestion: try harder

@@ -29,6 +29,7 @@ import os
 import select
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tcpkit.links.netns import entered
@@ -95,7 +96,10 @@ class TunLink:
     """A host's interface on a TUN device, driven in real time (module docstring)."""
 
     def __init__(self, runtime: RealTimeRuntime, host: Host, device: TunDevice, *,
-                 address: str, mtu: int = 1500, interface: str = "tun0") -> None:
+                 address: str, mtu: int = 1500, interface: str = "tun0",
+                 wrap: Callable[[Callable[[], None]], Callable[[], None]] | None = None) -> None:
+        """``wrap`` wraps the reader thread's loop (``tcpkit bench tun --profile``
+        profiles it)."""
         self.runtime = runtime
         self.host = host
         self.device = device
@@ -109,7 +113,8 @@ class TunLink:
                 self.interface.transmit_tcp = self._transmit_tcp
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=f"tcpkit-{device.name}",
+        self._thread = threading.Thread(target=wrap(self._run) if wrap else self._run,
+                                        name=f"tcpkit-{device.name}",
                                         daemon=True)
         self._thread.start()
 

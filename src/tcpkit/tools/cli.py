@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from tcpkit import __version__
-from tcpkit.tools import bench, demo, explain, netstat, scenario, trace
+from tcpkit.tools import bench, demo, explain, fetch, netns, netstat, scenario, serve, trace
 from tcpkit.tools.packetdrill import cli as packetdrill
 
 COMMANDS: dict[str, tuple[ModuleType, str]] = {
@@ -24,6 +24,9 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "explain": (explain, "what a socket error (ECONNRESET, EPIPE, ...) means and what to do"),
     "bench": (bench, "measure tcpkit's hot paths against references run alongside"),
     "packetdrill": (packetdrill, "play packetdrill TCP scripts against tcpkit"),
+    "serve": (serve, "serve echo, discard or HTTP on a tcpkit host behind TUN or a UDP tunnel"),
+    "fetch": (fetch, "download a URL over HTTP/1.1 with tcpkit, behind TUN or a UDP tunnel"),
+    "netns": (netns, "create or delete the network namespace of tcpkit's TUN device"),
 }
 
 

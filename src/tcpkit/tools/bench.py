@@ -11,12 +11,13 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from tcpkit.tools import bench_sim, bench_tcp, bench_wire
+from tcpkit.tools import bench_sim, bench_tcp, bench_tun, bench_wire
 
 SUITES: dict[str, Callable[[bool], list[str]]] = {
     "wire": bench_wire.run_suite,
     "tcp": bench_tcp.run_suite,
     "sim": bench_sim.run_suite,
+    "tun": bench_tun.run_suite,
 }
 
 
@@ -24,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suites", nargs="*", metavar="SUITE",
                         help=f"which suites to run: {', '.join(SUITES)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="short runs, to check they work")
+    parser.add_argument("--profile", action="store_true",
+                        help="tun: profile tcpkit's threads and print where the time goes")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for name in args.suites or list(SUITES):
         print(f"== {name} ==")
-        for line in SUITES[name](args.quick):
+        lines = (bench_tun.run_suite(args.quick, args.profile) if name == "tun"
+                 else SUITES[name](args.quick))
+        for line in lines:
             print(line, flush=True)
         print()
     return 0

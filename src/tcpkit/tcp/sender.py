@@ -284,13 +284,8 @@ class Sender(Receiver):
             if not self._emit_segment(seq, flags, now, self.send_buffer.slice(seq, length),
                                       gso_size=mss):
                 return 0
-            count = 0
-            while seq < end:
-                piece = min(mss, end - seq)
-                final = seq + piece >= end
-                self._sent_new(seq, piece, fin and final, final, now)
-                count += 1
-                seq += piece
+            count = self._sent_gso(seq, end, fin, mss, now)
+            piece = end - seq - (count - 1) * mss
         else:
             count = 0
             while True:
@@ -318,6 +313,28 @@ class Sender(Receiver):
             return False
         self._sent_new(seq, length, fin, psh, now)
         return True
+
+    def _sent_gso(self, seq: int, end: int, fin: bool, mss: int, now: float) -> int:
+        """:meth:`_sent_new` for each ``mss`` piece of a GSO packet at once (one
+        bookkeeping pass, not one per segment: this is the sender's hot path over a
+        device that offloads). Returns how many segments."""
+        delivered = self.delivered
+        last = seq + (end - seq - 1) // mss * mss  # where the last piece starts
+        rtx = self.rtx
+        rtx.extend([SentSegment(s, s + mss, ACK, now, now, False, False, False, False,
+                                delivered) for s in range(seq, last, mss)])
+        rtx.append(SentSegment(last, end + (1 if fin else 0), ACK | PSH | (FIN if fin else 0),
+                               now, now, False, False, False, False, delivered))
+        count = (last - seq) // mss + 1
+        prior = self.packets_out
+        self.packets_out = prior + count
+        self.snd_nxt = end + (1 if fin else 0)
+        queue = self.write_queue
+        while queue and queue[0][0] <= self.snd_nxt:
+            del queue[0]
+        if not prior:
+            self._rearm_rto(now)
+        return count
 
     def _sent_new(self, seq: int, length: int, fin: bool, psh: bool, now: float) -> None:
         """Linux ``tcp_event_new_data_sent``: [seq, seq+length) (and the FIN) left; it

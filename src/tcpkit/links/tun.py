@@ -26,13 +26,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import select
 import struct
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from tcpkit.links.netns import entered
+from tcpkit.links.reader import LinkReader, Wrap
 from tcpkit.socket.runtime import RealTimeRuntime
 from tcpkit.stack.host import Host
 from tcpkit.stack.routes import Interface
@@ -51,7 +49,6 @@ TUN_F_TSO6 = 0x04
 
 _IFREQ = struct.Struct("16sH22x")  # struct ifreq: ifr_name, ifr_flags, padding
 READ_SIZE = HEADER_LEN + 0x10000  # the largest GSO packet (64 KB) and its header
-BATCH = 64  # packets delivered under one hold of the lock
 
 
 @dataclass
@@ -97,9 +94,8 @@ class TunLink:
 
     def __init__(self, runtime: RealTimeRuntime, host: Host, device: TunDevice, *,
                  address: str, mtu: int = 1500, interface: str = "tun0",
-                 wrap: Callable[[Callable[[], None]], Callable[[], None]] | None = None) -> None:
-        """``wrap`` wraps the reader thread's loop (``tcpkit bench tun --profile``
-        profiles it)."""
+                 wrap: Wrap | None = None) -> None:
+        """``wrap``: see :class:`~tcpkit.links.reader.LinkReader`."""
         self.runtime = runtime
         self.host = host
         self.device = device
@@ -111,12 +107,8 @@ class TunLink:
             self.interface.transmit = self._transmit
             if device.offload:
                 self.interface.transmit_tcp = self._transmit_tcp
-        self._wake_r, self._wake_w = os.pipe()
-        self._stopping = False
-        self._thread = threading.Thread(target=wrap(self._run) if wrap else self._run,
-                                        name=f"tcpkit-{device.name}",
-                                        daemon=True)
-        self._thread.start()
+        self._reader = LinkReader(runtime, device.fd, self._read, self._deliver,
+                                  f"tcpkit-{device.name}", wrap)
 
     # -- to the kernel -----------------------------------------------------------------
 
@@ -139,29 +131,13 @@ class TunLink:
 
     # -- from the kernel ---------------------------------------------------------------
 
-    def _run(self) -> None:
-        poller = select.poll()
-        poller.register(self.device.fd, select.POLLIN)
-        poller.register(self._wake_r, select.POLLIN)
-        fd = self.device.fd
-        while not self._stopping:
-            poller.poll()
-            batch: list[bytes] = []
-            while len(batch) < BATCH:
-                try:
-                    batch.append(os.read(fd, READ_SIZE))
-                except BlockingIOError:
-                    break
-                except OSError as exc:
-                    if exc.errno == errno.EBADFD or self._stopping:
-                        return
-                    raise
-            if batch:
-                runtime = self.runtime
-                with runtime.lock:
-                    for data in batch:
-                        self._deliver(data)
-                    runtime.changed()
+    def _read(self) -> bytes:
+        try:
+            return os.read(self.device.fd, READ_SIZE)
+        except OSError as exc:
+            if exc.errno == errno.EBADFD:  # the device was deleted with its namespace
+                raise EOFError from None
+            raise
 
     def _deliver(self, data: bytes) -> None:
         self.received += 1
@@ -180,13 +156,8 @@ class TunLink:
 
     def close(self) -> None:
         """Stop reading, take the interface down and close the device."""
-        self._stopping = True
-        os.write(self._wake_w, b"x")
-        if self._thread is not threading.current_thread():
-            self._thread.join(5)
+        self._reader.stop()
         with self.runtime.lock:
             self.interface.up = False
             self.interface.transmit_tcp = None
         self.device.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)

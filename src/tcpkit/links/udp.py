@@ -42,17 +42,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
-import select
 import socket
-import threading
 
+from tcpkit.links.reader import LinkReader
 from tcpkit.socket.runtime import RealTimeRuntime
 from tcpkit.stack.host import Host
 from tcpkit.stack.routes import Interface
 
 READ_SIZE = 0x10000  # larger than any UDP payload: a datagram is never truncated
-BATCH = 64  # datagrams delivered under one hold of the lock
 SOCKET_BUFFER = 4 << 20  # bytes asked for SO_RCVBUF and SO_SNDBUF
 
 # Endpoints as recvfrom reports them: (host, port) for IPv4, (host, port, flow, scope)
@@ -116,11 +113,8 @@ class UdpLink:
                 sock.close()
                 raise
             self.interface.transmit = self._transmit
-        self._wake_r, self._wake_w = os.pipe()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=f"tcpkit-{interface}",
-                                        daemon=True)
-        self._thread.start()
+        self._reader = LinkReader(runtime, sock.fileno(), self._read, self._deliver,
+                                  f"tcpkit-{interface}")
 
     @property
     def local_address(self) -> Endpoint:
@@ -153,34 +147,21 @@ class UdpLink:
 
     # -- from the peer -----------------------------------------------------------------
 
-    def _run(self) -> None:
-        poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLIN)
-        poller.register(self._wake_r, select.POLLIN)
-        recvfrom = self.sock.recvfrom
-        while not self._stopping:
-            poller.poll()
-            batch: list[tuple[bytes, Endpoint]] = []
-            while len(batch) < BATCH:
-                try:
-                    data, source = recvfrom(READ_SIZE)
-                except BlockingIOError:
-                    break
-                except OSError as exc:
-                    if self._stopping or exc.errno == errno.EBADF:
-                        return
-                    # ECONNREFUSED and the like: an ICMP error about an earlier
-                    # sendto, reported once; what is queued is read after the next poll.
-                    break
-                batch.append((data, (source[0], source[1])))
-            if batch:
-                runtime = self.runtime
-                with runtime.lock:
-                    for data, source in batch:
-                        self._deliver(data, source)
-                    runtime.changed()
+    def _read(self) -> tuple[bytes, Endpoint] | None:
+        try:
+            data, source = self.sock.recvfrom(READ_SIZE)
+        except BlockingIOError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                raise EOFError from None
+            # ECONNREFUSED and the like: an ICMP error about an earlier sendto, reported
+            # once; what is queued is read after the next poll.
+            return None
+        return data, (source[0], source[1])
 
-    def _deliver(self, data: bytes, source: Endpoint) -> None:
+    def _deliver(self, item: tuple[bytes, Endpoint]) -> None:
+        data, source = item
         peer = self._peer
         if peer is None:
             self._peer = peer = source  # a server learns its client from the first datagram
@@ -196,14 +177,9 @@ class UdpLink:
 
     def close(self) -> None:
         """Stop reading, take the interface down and close the socket."""
-        if self._stopping:
+        if self._reader.stopping:
             return
-        self._stopping = True
-        os.write(self._wake_w, b"x")
-        if self._thread is not threading.current_thread():
-            self._thread.join(5)
+        self._reader.stop()
         with self.runtime.lock:
             self.interface.up = False
         self.sock.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)

@@ -54,12 +54,8 @@ def run(args: argparse.Namespace) -> int:
             start = time.monotonic()
             result = fetch(args.url, socket_module=tsocket, out=out, timeout=args.timeout)
             seconds = time.monotonic() - start
-    except ValueError as exc:
-        print(f"tcpkit fetch: {exc}", file=sys.stderr)
-        return 2
-    except (HttpError, OSError) as exc:
-        print(f"tcpkit fetch: {exc}", file=sys.stderr)
-        return 1
+    except (ValueError, HttpError, OSError) as exc:
+        return links.failed("fetch", exc)
     rate = result.length * 8 / seconds / 1e9 if seconds > 0 else 0.0
     print(f"{result.status} {result.reason}: {result.length} bytes in {seconds:.3f} s "
           f"({rate:.2f} Gbit/s), sha256 {result.sha256}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -33,6 +34,13 @@ class Attached:
     description: str  # for people: the link and its settings
     netns: str | None  # tun: where programs on the kernel's side run
     udp_endpoint: tuple[str, int] | None  # udp: where the other tcpkit process sends
+
+
+def failed(command: str, exc: Exception) -> int:
+    """Say what went wrong in one line and return the exit status: 2 for bad arguments
+    (ValueError), 1 for what the system or the peer refused."""
+    print(f"tcpkit {command}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+    return 2 if isinstance(exc, ValueError) else 1
 
 
 def endpoint(text: str) -> tuple[str, int]:

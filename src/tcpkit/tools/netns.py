@@ -11,9 +11,9 @@ when they stop.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from tcpkit.links.netns import DEVICE, KERNEL_ADDRESS, TunNamespace
+from tcpkit.tools.links import failed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,10 +35,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             ns.down()
             print(f"namespace {ns.name} deleted")
-    except ValueError as exc:
-        print(f"tcpkit netns: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"tcpkit netns: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+    except (ValueError, OSError) as exc:
+        return failed("netns", exc)
     return 0

@@ -98,12 +98,8 @@ def run(args: argparse.Namespace) -> int:
                            stop=stop)
                 return 0
             return _accept_loop(listener, args.service == "echo", args.count)
-    except ValueError as exc:
-        print(f"tcpkit serve: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"tcpkit serve: {exc}", file=sys.stderr)
-        return 1
+    except (ValueError, OSError) as exc:
+        return links.failed("serve", exc)
 
 
 def _accept_loop(listener: Any, echo: bool, count: int | None) -> int:

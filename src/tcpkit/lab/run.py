@@ -22,6 +22,7 @@ from pathlib import Path
 from tcpkit.lab.calls import Call, CallLog
 from tcpkit.lab.netstat import SocketRow, snapshot
 from tcpkit.lab.scenario import CLIENT, Scenario, Stage
+from tcpkit.lab.tun_world import NotInThisWorld, TunWorld
 from tcpkit.lab.worlds import KernelWorld, SimWorld, World
 from tcpkit.tcp.events import StateChanged
 from tcpkit.tcp.state import State
@@ -246,6 +247,45 @@ def run_kernel(scenario: Scenario, knobs: dict[str, int] | None = None) -> Outco
     return Outcome(scenario, "linux", values, stage.log.calls, pcap, notes=stage.notes)
 
 
+def run_tun(scenario: Scenario, tcpkit_side: str = "a",
+            knobs: dict[str, int] | None = None) -> Outcome:
+    """The scenario with tcpkit on ``tcpkit_side`` ("a": the client, "b": the server)
+    and the kernel on the other, over a real TUN device (:mod:`tcpkit.lab.tun_world`);
+    needs root. NotInThisWorld if the story needs what that world lacks."""
+    if scenario.kernel_cannot:
+        raise ValueError(f"the kernel cannot play {scenario.name}: {scenario.kernel_cannot}")
+    if scenario.routed:
+        raise NotInThisWorld("a router")
+    if scenario.tun_cannot:
+        raise NotInThisWorld(scenario.tun_cannot)
+    values = scenario.settings(knobs)
+    world = TunWorld(f"tkl{os.getpid()}", tcpkit_side)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tun.pcap"
+        try:
+            with world.ns.capture(world.tun.device, path):
+                stage = _play(scenario, world, values)
+        finally:
+            world.close()
+        pcap = path.read_bytes() if path.exists() and os.path.getsize(path) else b""
+    who = "client" if tcpkit_side == "a" else "server"
+    return Outcome(scenario, f"tcpkit {who}, linux peer", values, stage.log.calls, pcap,
+                   notes=stage.notes)
+
+
+def compare_calls(expected: Outcome, ours: Outcome) -> str | None:
+    """The first difference in what the programs' calls returned, or None."""
+    for actor in sorted(set(expected.actors()) | set(ours.actors())):
+        theirs, mine = expected.calls_of(actor), ours.calls_of(actor)
+        for i, (a, b) in enumerate(zip(theirs, mine, strict=False)):
+            if a != b:
+                return f"{actor} call {i + 1}: {expected.world} {a!r}, {ours.world} {b!r}"
+        if len(theirs) != len(mine):
+            return (f"{actor}: {expected.world} made {len(theirs)} calls, "
+                    f"{ours.world} {len(mine)}")
+    return None
+
+
 def _streams(lines: list[str]) -> dict[tuple[str, int], list[str]]:
     """The summary lines by direction and connection number."""
     streams: dict[tuple[str, int], list[str]] = {}
@@ -257,13 +297,9 @@ def _streams(lines: list[str]) -> dict[tuple[str, int], list[str]]:
 
 def compare(kernel: Outcome, ours: Outcome) -> str | None:
     """The first difference between the kernel's run and tcpkit's, or None."""
-    for actor in sorted(set(kernel.actors()) | set(ours.actors())):
-        theirs, mine = kernel.calls_of(actor), ours.calls_of(actor)
-        for i, (a, b) in enumerate(zip(theirs, mine, strict=False)):
-            if a != b:
-                return f"{actor} call {i + 1}: linux {a!r}, tcpkit {b!r}"
-        if len(theirs) != len(mine):
-            return f"{actor}: linux made {len(theirs)} calls, tcpkit {len(mine)}"
+    difference = compare_calls(kernel, ours)
+    if difference is not None:
+        return difference
     # Each direction of each connection on its own: how they interleave depends on the
     # cable's length and on how fast programs run, which differ between the worlds.
     theirs_by, mine_by = _streams(kernel.segments()), _streams(ours.segments())

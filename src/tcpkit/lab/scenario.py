@@ -59,6 +59,9 @@ class Scenario:
     timeout: float = 30.0  # virtual (or, on the kernel, real) seconds the story may take
     # Why the kernel cannot play it, or None when it can (then verify compares).
     kernel_cannot: str | None = None
+    # Why it cannot be told with tcpkit and the kernel on a TUN device (lab.tun_world),
+    # beyond what that world says itself (NotInThisWorld), or None.
+    tun_cannot: str | None = None
     # A difference from the kernel that is understood and accepted, with the reason;
     # verify reports it without failing (and fails if the difference has gone).
     known_difference: str | None = None

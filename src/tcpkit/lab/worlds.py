@@ -41,6 +41,58 @@ REJECT_CODES = {"net-unreachable": icmp.NET_UNREACHABLE,
 CLONE_NEWNET = 0x40000000
 
 
+def nft(ns: Namespace, rules: str) -> None:
+    """Apply nftables ``rules`` (``nft -f`` syntax) in ``ns``."""
+    subprocess.run(ns.exec("nft", "-f", "-"), input=rules.encode(), check=True)
+
+
+def ss_count(ns: Namespace, state: str) -> int:
+    """``ss -Htan state STATE | wc -l`` in ``ns`` (ss's state names: fin-wait-1, ...)."""
+    out = subprocess.run(ns.exec("ss", "-Htan", "state", state),
+                         capture_output=True, text=True, check=True).stdout
+    return len(out.splitlines())
+
+
+def kernel_sysctl(ns: Namespace, name: str, value: object) -> None:
+    if isinstance(value, tuple):  # ip_local_port_range: "low high"
+        value = " ".join(str(v) for v in value)
+    ns.sysctl(name, value)
+
+
+def kernel_counter(ns: Namespace, name: str) -> int:
+    """An ``nstat`` counter (``TcpCurrEstab``) of ``ns``."""
+    text = subprocess.run(ns.exec("cat", "/proc/net/snmp", "/proc/net/netstat"),
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    for names, values in zip(text[::2], text[1::2], strict=True):
+        group, *fields = names.split()
+        for field, value in zip(fields, values.split()[1:], strict=True):
+            if group[:-1] + field == name:
+                return int(value)
+    raise KeyError(name)
+
+
+def kernel_crash(ns: Namespace, kept: list[Any]) -> None:
+    """``ns``'s host loses power: nothing goes in or out any more, and the sockets
+    ``kept`` vanish without a segment (closed with SO_LINGER 0 behind a firewall that
+    drops the RST)."""
+    nft(ns, "add table inet tkdown\n"
+        "add chain inet tkdown in { type filter hook input priority 0; }\n"
+        "add chain inet tkdown out { type filter hook output priority 0; }\n"
+        "add rule inet tkdown in drop\nadd rule inet tkdown out drop\n")
+    for sock in kept:
+        if sock.fileno() >= 0:
+            sock.setsockopt(stdlib.SOL_SOCKET, stdlib.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+
+
+def kernel_reboot(ns: Namespace, kept: list[Any]) -> None:
+    """``ns``'s host comes back with no connections: the sockets are gone and it
+    answers again (a RST for anything of the old connections)."""
+    kernel_crash(ns, kept)
+    time.sleep(0.01)  # the dropped RSTs are out of the way
+    nft(ns, "delete table inet tkdown\n")
+
+
 class World(Protocol):
     @property
     def sk(self) -> ModuleType: ...  # the socket module the actors use
@@ -159,9 +211,8 @@ class KernelWorld:
         self.nft("delete table inet tkcut\n", "r" if self.pair.router is not None else "b")
 
     def nft(self, rules: str, side: str = "b") -> None:
-        """Apply nftables ``rules`` (``nft -f`` syntax) in ``side``'s namespace (``r``:
-        the router's)."""
-        subprocess.run(self._ns(side).exec("nft", "-f", "-"), input=rules.encode(), check=True)
+        """Apply nftables ``rules`` in ``side``'s namespace (``r``: the router's)."""
+        nft(self._ns(side), rules)
 
     def lose(self, length: int, times: int) -> None:
         """The network loses the first ``times`` datagrams of ``length`` bytes from
@@ -173,11 +224,7 @@ class KernelWorld:
                  f"limit rate 1/hour burst {times} packets drop\n")
 
     def count_sockets(self, side: str, state: str) -> int:
-        """``ss -Htan state STATE | wc -l`` in ``side``'s namespace (ss's state names:
-        fin-wait-1, close-wait, ...)."""
-        out = subprocess.run(self._ns(side).exec("ss", "-Htan", "state", state),
-                             capture_output=True, text=True, check=True).stdout
-        return len(out.splitlines())
+        return ss_count(self._ns(side), state)
 
     def route(self, side: str, network: str, via: str) -> None:
         """``ip route add NETWORK via VIA`` on ``side``."""
@@ -205,24 +252,10 @@ class KernelWorld:
             raise done[0]
 
     def crash(self, side: str) -> None:
-        """``side``'s host loses power: nothing goes in or out any more, and the
-        sockets its programs kept vanish without a segment (closed with SO_LINGER 0
-        behind a firewall that drops the RST)."""
-        self.nft("add table inet tkdown\n"
-                 "add chain inet tkdown in { type filter hook input priority 0; }\n"
-                 "add chain inet tkdown out { type filter hook output priority 0; }\n"
-                 "add rule inet tkdown in drop\nadd rule inet tkdown out drop\n", side)
-        for owner, sock in self._kept:
-            if owner == side and sock.fileno() >= 0:
-                sock.setsockopt(stdlib.SOL_SOCKET, stdlib.SO_LINGER, struct.pack("ii", 1, 0))
-                sock.close()
+        kernel_crash(self._ns(side), [sock for owner, sock in self._kept if owner == side])
 
     def reboot(self, side: str) -> None:
-        """``side``'s host comes back with no connections: the sockets are gone and it
-        answers again (a RST for anything of the old connections)."""
-        self.crash(side)
-        time.sleep(0.01)  # the dropped RSTs are out of the way
-        self.nft("delete table inet tkdown\n", side)
+        kernel_reboot(self._ns(side), [sock for owner, sock in self._kept if owner == side])
 
     def reject(self, kind: str | None) -> None:
         """A firewall next to ``b`` answers every TCP segment for it with an ICMP
@@ -245,23 +278,13 @@ class KernelWorld:
         self._rejecter = _Rejecter(self, REJECT_CODES[kind])
 
     def sysctl(self, side: str, name: str, value: object) -> None:
-        if isinstance(value, tuple):  # ip_local_port_range: "low high"
-            value = " ".join(str(v) for v in value)
-        self._ns(side).sysctl(name, value)
+        kernel_sysctl(self._ns(side), name, value)
 
     def keep(self, sock: Any, side: str = "a") -> None:
         self._kept.append((side, sock))
 
     def counter(self, side: str, name: str) -> int:
-        """An ``nstat`` counter (``TcpCurrEstab``) of the side's namespace."""
-        text = subprocess.run(self._ns(side).exec("cat", "/proc/net/snmp", "/proc/net/netstat"),
-                              capture_output=True, text=True, check=True).stdout.splitlines()
-        for names, values in zip(text[::2], text[1::2], strict=True):
-            group, *fields = names.split()
-            for field, value in zip(fields, values.split()[1:], strict=True):
-                if group[:-1] + field == name:
-                    return int(value)
-        raise KeyError(name)
+        return kernel_counter(self._ns(side), name)
 
     def close(self) -> None:
         if self._rejecter is not None:

@@ -62,6 +62,7 @@ register(Scenario(
     description=(f"The client connects to {ABSENT}: on its own subnet, so it asks by ARP "
                  "who has it, and no one answers."),
     play=_connect_to("dead neighbour"),
+    tun_cannot="ARP: a TUN device is point to point, with no neighbours to ask",
     explain=lambda outcome: (
         "connect() failed with " + outcome.first("create_connection") + " after about three "
         "seconds, with "

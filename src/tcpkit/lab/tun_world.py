@@ -19,11 +19,12 @@ not in this world: such a story raises :class:`NotInThisWorld`.
 
 from __future__ import annotations
 
+import contextlib
 import socket as stdlib
 import threading
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import tcpkit.socket
@@ -37,6 +38,7 @@ from tcpkit.lab.worlds import (
     kernel_crash,
     kernel_reboot,
     kernel_sysctl,
+    run_actors,
     ss_count,
 )
 from tcpkit.links.netns import TunNamespace, entered
@@ -96,34 +98,18 @@ class TunWorld:
         self._actors.append((side, actor))
 
     def run(self, timeout: float) -> None:
-        errors: list[BaseException] = []
+        run_actors(self._actors, self._enter, timeout, fatal=NotInThisWorld)
 
-        def body(side: str, actor: Callable[[], None]) -> None:
-            self._where.side = side
-            try:
-                if self._is_tcpkit(side):
-                    with socket_runtime.using(self.runtime, self.host):
-                        actor()
-                else:
-                    with entered(self.tun.name):
-                        actor()
-            except BaseException as exc:  # re-raised by run()
-                errors.append(exc)
-
-        threads = [threading.Thread(target=body, args=pair, daemon=True)
-                   for pair in self._actors]
-        for thread in threads:
-            thread.start()
-        end = time.monotonic() + timeout
-        while any(thread.is_alive() for thread in threads):
-            missing = [exc for exc in errors if isinstance(exc, NotInThisWorld)]
-            if missing:
-                raise missing[0]  # the others may wait forever for what it would do
-            if time.monotonic() > end:
-                raise RuntimeError(f"an actor still runs after {timeout} s")
-            time.sleep(0.05)
-        if errors:
-            raise errors[0]
+    @contextlib.contextmanager
+    def _enter(self, side: str) -> Iterator[None]:
+        """The actor's thread on its side: tcpkit's host current, or in the namespace."""
+        self._where.side = side
+        if self._is_tcpkit(side):
+            with socket_runtime.using(self.runtime, self.host):
+                yield
+        else:
+            with entered(self.tun.name):
+                yield
 
     def now(self) -> float:
         return time.monotonic()

@@ -10,6 +10,7 @@ between them, whose link towards ``b`` may have a smaller MTU.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import socket as stdlib
@@ -26,6 +27,7 @@ import tcpkit.socket
 from tcpkit.lab.netns import ROUTER_A, ROUTER_B, Namespace, VethPair
 from tcpkit.lab.netstat import snapshot
 from tcpkit.links import sim
+from tcpkit.links.netns import entered
 from tcpkit.wire import icmp
 from tcpkit.wire.checksum import internet_checksum
 
@@ -91,6 +93,38 @@ def kernel_reboot(ns: Namespace, kept: list[Any]) -> None:
     kernel_crash(ns, kept)
     time.sleep(0.01)  # the dropped RSTs are out of the way
     nft(ns, "delete table inet tkdown\n")
+
+
+def run_actors(actors: list[tuple[str, Callable[[], None]]],
+               enter: Callable[[str], contextlib.AbstractContextManager[Any]], timeout: float,
+               *, fatal: type[BaseException] | None = None) -> None:
+    """Each actor in a thread of its own, inside ``enter(side)`` (its host's namespace,
+    its socket module); wait up to ``timeout`` seconds for all, then raise the first
+    error one ended with. An error of type ``fatal`` is raised as soon as it happens:
+    the other actors may wait forever for what that one would have done."""
+    errors: list[BaseException] = []
+
+    def body(side: str, actor: Callable[[], None]) -> None:
+        try:
+            with enter(side):
+                actor()
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=pair, daemon=True) for pair in actors]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + timeout
+    while any(thread.is_alive() for thread in threads):
+        if fatal is not None and any(isinstance(exc, fatal) for exc in errors):
+            break
+        if time.monotonic() > end:
+            raise RuntimeError(f"an actor still runs after {timeout} s")
+        time.sleep(0.01)
+    if errors:
+        first = next((exc for exc in errors if fatal is not None and isinstance(exc, fatal)),
+                     errors[0])
+        raise first
 
 
 class World(Protocol):
@@ -160,25 +194,7 @@ class KernelWorld:
             os.close(fd)
 
     def run(self, timeout: float) -> None:
-        errors: list[BaseException] = []
-
-        def body(side: str, actor: Callable[[], None]) -> None:
-            try:
-                self._enter(side)
-                actor()
-            except BaseException as exc:  # re-raised by run()
-                errors.append(exc)
-
-        threads = [threading.Thread(target=body, args=pair, daemon=True)
-                   for pair in self._actors]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout)
-            if thread.is_alive():
-                raise RuntimeError(f"a kernel actor still runs after {timeout} s")
-        if errors:
-            raise errors[0]
+        run_actors(self._actors, lambda side: entered(self._ns(side).name), timeout)
 
     def now(self) -> float:
         return time.monotonic()

@@ -147,5 +147,10 @@ def test_bench_runs_and_refuses_unknown_suites() -> None:
     done = tcpkit("bench", "--quick")
     assert done.returncode == 0, done.stderr
     assert "checksum" in done.stdout and "parse TCP/IPv4" in done.stdout
+    if os.geteuid() == 0:  # the TUN suite: both directions, both modes, and the kernel's
+        assert done.stdout.count("x kernel<->kernel") == 4, done.stdout
+        assert "tcpkit -> kernel, offload (64 KB GSO)" in done.stdout
+    else:
+        assert "tun: needs root" in done.stdout
     bad = tcpkit("bench", "nonsense")
     assert bad.returncode == 2 and "no suite named nonsense" in bad.stderr

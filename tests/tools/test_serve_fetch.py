@@ -181,6 +181,7 @@ def test_serve_and_fetch_over_the_udp_tunnel(site: Path, tmp_path: Path) -> None
 @pytest.mark.parametrize(("args", "status", "message"), [
     (("serve", "http"), 2, "http needs a DIR"),
     (("serve", "echo", "/tmp"), 2, "echo takes no DIR"),
+    (("serve", "http", "/tmp", "--count", "1"), 2, "--count is for echo and discard"),
     (("serve", "--port", "70000"), 2, "outside 1..65535"),
     (("serve", "--link", "udp", "--udp-listen", "nowhere"), 2, "is not IPv4-ADDRESS:PORT"),
     (("fetch", "https://192.0.2.1/"), 2, "http"),

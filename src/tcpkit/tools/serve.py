@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     if args.service != "http" and args.root is not None:
         print(f"tcpkit serve: {args.service} takes no DIR", file=sys.stderr)
         return 2
+    if args.service == "http" and args.count is not None:
+        print("tcpkit serve: --count is for echo and discard", file=sys.stderr)
+        return 2
     if args.root is not None and not args.root.is_dir():
         print(f"tcpkit serve: {args.root} is not a directory", file=sys.stderr)
         return 2
@@ -93,9 +96,7 @@ def run(args: argparse.Namespace) -> int:
                   f"({on.description})", flush=True)
             print(f"try: {_example(on, args.service, port)}", flush=True)
             if args.service == "http":
-                stop = threading.Event()
-                serve_http(listener, args.root, log=lambda line: print(line, flush=True),
-                           stop=stop)
+                serve_http(listener, args.root, log=lambda line: print(line, flush=True))
                 return 0
             return _accept_loop(listener, args.service == "echo", args.count)
     except (ValueError, OSError) as exc:

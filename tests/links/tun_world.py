@@ -16,10 +16,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from tcpkit.links.netns import TunNamespace
-from tcpkit.links.tun import TunDevice, TunLink
+from tcpkit.links.tun import TunHost
 from tcpkit.socket import runtime as socket_runtime
-from tcpkit.socket.runtime import RealTimeRuntime
-from tcpkit.stack.host import Host
 
 KERNEL = "192.0.2.1"
 TCPKIT = "192.0.2.2"
@@ -66,13 +64,10 @@ class Kernel:
 
 class TunWorld:
     def __init__(self, name: str, *, offload: bool = True, mtu: int = 1500) -> None:
-        self.ns = TunNamespace(name, mtu=mtu)
-        self.ns.up()
-        self.runtime = RealTimeRuntime()
-        self.host = self.runtime.add_host(Host("tcpkit"))
-        self.device = TunDevice.open(self.ns.device, netns=name, offload=offload)
-        self.link = TunLink(self.runtime, self.host, self.device, address=f"{TCPKIT}/24",
-                            mtu=mtu)
+        self.tun = TunHost(TunNamespace(name, mtu=mtu), address=f"{TCPKIT}/24",
+                           offload=offload)
+        self.ns, self.device = self.tun.namespace, self.tun.device
+        self.runtime, self.host, self.link = self.tun.runtime, self.tun.host, self.tun.link
         self._kernels: list[Kernel] = []
 
     def kernel(self, script: str, *args: str) -> Kernel:
@@ -96,9 +91,7 @@ class TunWorld:
             for stream in (kernel.process.stdout, kernel.process.stderr):
                 if stream is not None:
                     stream.close()
-        self.link.close()
-        self.runtime.stop()
-        self.ns.down()
+        self.tun.close()
 
 
 _count = iter(range(1 << 30))

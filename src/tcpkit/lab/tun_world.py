@@ -42,10 +42,8 @@ from tcpkit.lab.worlds import (
     ss_count,
 )
 from tcpkit.links.netns import TunNamespace, entered
-from tcpkit.links.tun import TunDevice, TunLink
+from tcpkit.links.tun import TunHost
 from tcpkit.socket import runtime as socket_runtime
-from tcpkit.socket.runtime import RealTimeRuntime
-from tcpkit.stack.host import Host
 
 
 class NotInThisWorld(Exception):
@@ -63,17 +61,10 @@ class TunWorld:
             raise ValueError(f"tcpkit_side must be 'a' or 'b', not {tcpkit_side!r}")
         self.tcpkit_side = tcpkit_side
         ours, theirs = (A, B) if tcpkit_side == "a" else (B, A)
-        self.tun = TunNamespace(name, kernel_address=f"{theirs}/24")
-        self.tun.up()
+        self.tun = TunHost(TunNamespace(name, kernel_address=f"{theirs}/24"),
+                           address=f"{ours}/24", offload=False)
         self.ns = Namespace(name)
-        try:
-            self.runtime = RealTimeRuntime()
-            self.host = self.runtime.add_host(Host("tcpkit"))
-            device = TunDevice.open(self.tun.device, netns=name, offload=False)
-            self.link = TunLink(self.runtime, self.host, device, address=f"{ours}/24")
-        except BaseException:
-            self.tun.down()
-            raise
+        self.runtime, self.host, self.link = self.tun.runtime, self.tun.host, self.tun.link
         self._where = threading.local()
         self.sk = self._dispatching_module()
         self._actors: list[tuple[str, Callable[[], None]]] = []
@@ -108,7 +99,7 @@ class TunWorld:
             with socket_runtime.using(self.runtime, self.host):
                 yield
         else:
-            with entered(self.tun.name):
+            with entered(self.ns.name):
                 yield
 
     def now(self) -> float:
@@ -184,6 +175,4 @@ class TunWorld:
         for side, sock in self._kept:
             if not self._is_tcpkit(side) and sock.fileno() >= 0:
                 sock.close()
-        self.link.close()
-        self.runtime.stop()
-        self.tun.down()
+        self.tun.close()

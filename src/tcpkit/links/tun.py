@@ -29,7 +29,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from tcpkit.links.netns import entered
+from tcpkit.links.netns import TunNamespace, entered, exists
 from tcpkit.links.reader import LinkReader, Wrap
 from tcpkit.socket.runtime import RealTimeRuntime
 from tcpkit.stack.host import Host
@@ -51,6 +51,20 @@ _IFREQ = struct.Struct("16sH22x")  # struct ifreq: ifr_name, ifr_flags, padding
 READ_SIZE = HEADER_LEN + 0x10000  # the largest GSO packet (64 KB) and its header
 
 
+def _attach(name: str, vnet_hdr: int) -> int:
+    """A fresh descriptor on TUN device ``name`` (TUNSETIFF works once per descriptor),
+    with the offloads when ``vnet_hdr`` is IFF_VNET_HDR."""
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, _IFREQ.pack(name.encode(), IFF_TUN | IFF_NO_PI | vnet_hdr))
+        if vnet_hdr:
+            fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
 @dataclass
 class TunDevice:
     """An open TUN device (see the module docstring)."""
@@ -65,21 +79,14 @@ class TunDevice:
         if len(name.encode()) > 15 or not name:
             raise ValueError(f"bad device name {name!r} (1 to 15 bytes)")
         with entered(netns):
-            fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK)
+            if offload:
+                try:
+                    return cls(_attach(name, IFF_VNET_HDR), name, True)
+                except OSError:
+                    pass  # no vnet header or offloads here: plain packets
             try:
-                if offload:
-                    try:
-                        fcntl.ioctl(fd, TUNSETIFF,
-                                    _IFREQ.pack(name.encode(), IFF_TUN | IFF_NO_PI | IFF_VNET_HDR))
-                        fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
-                        return cls(fd, name, True)
-                    except OSError:
-                        os.close(fd)  # a fresh fd: TUNSETIFF can be done once per fd
-                        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK)
-                fcntl.ioctl(fd, TUNSETIFF, _IFREQ.pack(name.encode(), IFF_TUN | IFF_NO_PI))
-                return cls(fd, name, False)
+                return cls(_attach(name, 0), name, False)
             except OSError as exc:
-                os.close(fd)
                 raise OSError(exc.errno, f"cannot attach to TUN device {name!r}: "
                               f"{exc.strerror}") from None
 
@@ -161,3 +168,38 @@ class TunLink:
             self.interface.up = False
             self.interface.transmit_tcp = None
         self.device.close()
+
+
+class TunHost:
+    """A real-time tcpkit host behind TUN device ``namespace.device``, with the kernel
+    on the other side in ``namespace``: what serve, fetch, the lab's TUN world, the
+    benchmark and the tests each stand on. The namespace is created if it is not there,
+    and then deleted by :meth:`close`."""
+
+    def __init__(self, namespace: TunNamespace, *, address: str, offload: bool = True,
+                 wrap: Wrap | None = None) -> None:
+        self.namespace = namespace
+        self.owns_namespace = not exists(namespace.name)
+        if self.owns_namespace:
+            namespace.up()
+        self.runtime = RealTimeRuntime()
+        self.host = self.runtime.add_host(Host("tcpkit"))
+        try:
+            device = TunDevice.open(namespace.device, netns=namespace.name, offload=offload)
+            self.link = TunLink(self.runtime, self.host, device, address=address,
+                                mtu=namespace.mtu, interface=namespace.device, wrap=wrap)
+        except BaseException:
+            self.runtime.stop()
+            if self.owns_namespace:
+                namespace.down()
+            raise
+
+    @property
+    def device(self) -> TunDevice:
+        return self.link.device
+
+    def close(self) -> None:
+        self.link.close()
+        self.runtime.stop()
+        if self.owns_namespace:
+            self.namespace.down()

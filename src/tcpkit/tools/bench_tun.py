@@ -25,10 +25,8 @@ from collections.abc import Callable
 
 from tcpkit.lab.netns import Namespace, VethPair
 from tcpkit.links.netns import TunNamespace
-from tcpkit.links.tun import TunDevice, TunLink
+from tcpkit.links.tun import TunHost
 from tcpkit.socket import runtime as socket_runtime
-from tcpkit.socket.runtime import RealTimeRuntime
-from tcpkit.stack.host import Host
 
 KERNEL = "192.0.2.1"
 TCPKIT = "192.0.2.2"
@@ -127,13 +125,9 @@ def tcpkit_over_tun(size: int, offload: bool, to_tcpkit: bool,
                     profiles: _Profiles | None = None) -> tuple[float, bool]:
     """Gbit/s of one bulk transfer between the kernel and tcpkit over TUN, and whether
     the device took the offloads."""
-    ns = TunNamespace(f"tkb{os.getpid()}")
-    ns.up()
-    runtime = RealTimeRuntime()
-    host = runtime.add_host(Host("tcpkit"))
-    device = TunDevice.open(ns.device, netns=ns.name, offload=offload)
-    link = TunLink(runtime, host, device, address=f"{TCPKIT}/24", wrap=profiles.wrap
-                   if profiles else None)
+    tun = TunHost(TunNamespace(f"tkb{os.getpid()}"), address=f"{TCPKIT}/24",
+                  offload=offload, wrap=profiles.wrap if profiles else None)
+    ns, runtime, host, device = tun.namespace, tun.runtime, tun.host, tun.device
     result: list[float] = []
     try:
         with socket_runtime.using(runtime, host):
@@ -175,9 +169,7 @@ def tcpkit_over_tun(size: int, offload: bool, to_tcpkit: bool,
             total, seconds = _receiver_result(receiver)
             return _gbits(total, seconds), device.offload
     finally:
-        link.close()
-        runtime.stop()
-        ns.down()
+        tun.close()
 
 
 def _run_app(function: Callable[[], None], profiles: _Profiles | None) -> None:

@@ -11,9 +11,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tcpkit.links import netns as netns_mod
 from tcpkit.links.netns import DEVICE, KERNEL_ADDRESS, TunNamespace
-from tcpkit.links.tun import TunDevice, TunLink
+from tcpkit.links.tun import TunHost
 from tcpkit.links.udp import UdpLink
 from tcpkit.socket import runtime as socket_runtime
 from tcpkit.socket.runtime import RealTimeRuntime
@@ -91,30 +90,27 @@ def attached(args: argparse.Namespace) -> Iterator[Attached]:
     it) when the block ends. Becomes the current host of ``tcpkit.socket``."""
     if not 68 <= args.mtu <= 65535:
         raise ValueError(f"MTU {args.mtu} is outside 68..65535")
-    runtime = RealTimeRuntime()
-    host = runtime.add_host(Host("tcpkit"))
     with contextlib.ExitStack() as stack:
-        stack.callback(runtime.stop)
         if args.link == "tun":
             address = args.address or TUN_ADDRESS
-            if not netns_mod.exists(args.netns):
-                ns = TunNamespace(args.netns, DEVICE, KERNEL_ADDRESS, args.mtu)
-                ns.up()
-                stack.callback(ns.down)
-            device = TunDevice.open(DEVICE, netns=args.netns, offload=args.offload)
-            link: TunLink | UdpLink = TunLink(runtime, host, device, address=address,
-                                              mtu=args.mtu, interface=DEVICE)
+            tun = TunHost(TunNamespace(args.netns, DEVICE, KERNEL_ADDRESS, args.mtu),
+                          address=address, offload=args.offload)
+            stack.callback(tun.close)
+            runtime, host = tun.runtime, tun.host
             description = (f"TUN {DEVICE} in namespace {args.netns}, MTU {args.mtu}, "
-                           f"offload {'on' if device.offload else 'off'}")
+                           f"offload {'on' if tun.device.offload else 'off'}")
             netns, udp_endpoint = args.netns, None
         else:
             address = args.address or args.udp_address
+            runtime = RealTimeRuntime()
+            stack.callback(runtime.stop)
+            host = runtime.add_host(Host("tcpkit"))
             link = UdpLink(runtime, host, address=address, local=args.udp_listen,
                            peer=args.udp_peer, mtu=args.mtu)
+            stack.callback(link.close)
             bound = link.local_address
             description = f"UDP tunnel on {bound[0]}:{bound[1]}, MTU {args.mtu}"
             netns, udp_endpoint = None, bound
-        stack.callback(link.close)
         ip = str(ipaddress.IPv4Interface(address).ip)
         stack.enter_context(socket_runtime.using(runtime, host))
         yield Attached(runtime, host, ip, description, netns, udp_endpoint)

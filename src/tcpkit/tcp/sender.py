@@ -326,14 +326,7 @@ class Sender(Receiver):
         rtx.append(SentSegment(last, end + (1 if fin else 0), ACK | PSH | (FIN if fin else 0),
                                now, now, False, False, False, False, delivered))
         count = (last - seq) // mss + 1
-        prior = self.packets_out
-        self.packets_out = prior + count
-        self.snd_nxt = end + (1 if fin else 0)
-        queue = self.write_queue
-        while queue and queue[0][0] <= self.snd_nxt:
-            del queue[0]
-        if not prior:
-            self._rearm_rto(now)
+        self._advance_snd_nxt(end + (1 if fin else 0), count, now)
         return count
 
     def _sent_new(self, seq: int, length: int, fin: bool, psh: bool, now: float) -> None:
@@ -342,8 +335,13 @@ class Sender(Receiver):
         end = seq + length + (1 if fin else 0)
         flags = ACK | (FIN if fin else 0) | (PSH if psh and length else 0)
         self.rtx.append(SentSegment(seq, end, flags, now, now, delivered=self.delivered))
+        self._advance_snd_nxt(end, 1, now)
+
+    def _advance_snd_nxt(self, end: int, count: int, now: float) -> None:
+        """``count`` new segments up to ``end`` are out: SND.NXT moves, the write
+        queue lets go of what they took, and the first in flight arms the RTO."""
         prior = self.packets_out
-        self.packets_out += 1
+        self.packets_out = prior + count
         self.snd_nxt = end
         queue = self.write_queue
         while queue and queue[0][0] <= end:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcpkit.lab.calls import Call, CallLog
+from tcpkit.lab.netns import Namespace
 from tcpkit.lab.netstat import SocketRow, snapshot
 from tcpkit.lab.scenario import CLIENT, Scenario, Stage
 from tcpkit.lab.tun_world import NotInThisWorld, TunWorld
@@ -236,15 +237,23 @@ def run_kernel(scenario: Scenario, knobs: dict[str, int] | None = None) -> Outco
     values = scenario.settings(knobs)
     world = KernelWorld(routed=scenario.routed)
     world.pair.offloads_off()  # one wire segment per TCP segment, as tcpkit sends them
+    stage, pcap = _play_captured(scenario, world, values, world.pair.a, world.pair.a_if)
+    return Outcome(scenario, "linux", values, stage.log.calls, pcap, notes=stage.notes)
+
+
+def _play_captured(scenario: Scenario, world: KernelWorld | TunWorld,
+                   values: dict[str, int], ns: Namespace, interface: str) -> tuple[Stage, bytes]:
+    """Play on a world with real time, tcpdump capturing on ``interface`` of ``ns``;
+    the world is closed afterwards. The stage and the capture (b"" if none)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "kernel.pcap"
+        path = Path(tmp) / "capture.pcap"
         try:
-            with world.pair.a.capture(world.pair.a_if, path):
+            with ns.capture(interface, path):
                 stage = _play(scenario, world, values)
         finally:
             world.close()
         pcap = path.read_bytes() if path.exists() and os.path.getsize(path) else b""
-    return Outcome(scenario, "linux", values, stage.log.calls, pcap, notes=stage.notes)
+    return stage, pcap
 
 
 def run_tun(scenario: Scenario, tcpkit_side: str = "a",
@@ -260,14 +269,8 @@ def run_tun(scenario: Scenario, tcpkit_side: str = "a",
         raise NotInThisWorld(scenario.tun_cannot)
     values = scenario.settings(knobs)
     world = TunWorld(f"tkl{os.getpid()}", tcpkit_side)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "tun.pcap"
-        try:
-            with world.ns.capture(world.tun.device, path):
-                stage = _play(scenario, world, values)
-        finally:
-            world.close()
-        pcap = path.read_bytes() if path.exists() and os.path.getsize(path) else b""
+    stage, pcap = _play_captured(scenario, world, values, world.ns,
+                                 world.tun.namespace.device)
     who = "client" if tcpkit_side == "a" else "server"
     return Outcome(scenario, f"tcpkit {who}, linux peer", values, stage.log.calls, pcap,
                    notes=stage.notes)

@@ -4,7 +4,6 @@ lost packets that must never raise into the stack)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import subprocess
@@ -34,16 +33,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.005)
 
 
-@contextlib.contextmanager
-def on(runtime: RealTimeRuntime, host: Host) -> Iterator[None]:
-    """New tcpkit sockets belong to ``host`` inside the block."""
-    token = rt.use(runtime, host)
-    try:
-        yield
-    finally:
-        rt._current.reset(token)
-
-
 class Side:
     """A runtime of its own with one host on a UDP link."""
 
@@ -54,7 +43,7 @@ class Side:
                             local=("127.0.0.1", 0), peer=peer)
 
     def socket(self) -> tsocket.socket:
-        with on(self.runtime, self.host):
+        with rt.using(self.runtime, self.host):
             return tsocket.socket()
 
     def close(self) -> None:

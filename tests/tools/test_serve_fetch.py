@@ -18,17 +18,13 @@ import pytest
 
 from tcpkit.links import netns
 from tests.conftest import require_root, require_tool
+from tests.tools.test_cli import tcpkit
 
 _names = iter(range(1 << 30))
 
 
 def _name() -> str:
     return f"tks{os.getpid()}n{next(_names)}"
-
-
-def tcpkit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tcpkit", *args], capture_output=True,
-                          text=True, timeout=300, check=False)
 
 
 class Server:

@@ -173,6 +173,10 @@ register(Scenario(
 def _write_after_rst(stage: Stage) -> None:
     def server(sk: LoggedSockets) -> None:
         listener, conn = _accept_one(sk)
+        # Once the client's connect() has surely returned: a RST that comes first is
+        # what connect() itself reports (Linux inet_wait_for_connect), a race that a
+        # fast peer in real time (the TUN world) can win.
+        stage.sleep(0.02)
         conn.setsockopt(sk.SOL_SOCKET, sk.SO_LINGER, LINGER_ABORT)
         conn.close()
         listener.close()

@@ -88,14 +88,46 @@ def test_out_of_order_store_matches_a_model(segments: list[tuple[int, int]]) -> 
         assert all(a > contiguous for a, _b in ofo.ranges())
 
 
-def test_send_buffer_truncate_forgets_what_the_write_could_not_queue() -> None:
+def test_send_buffer_keep_forgets_what_the_write_could_not_queue() -> None:
     buf = SendBuffer(100)
     buf.append(b"a" * 10)
     buf.append(b"b" * 20_000)  # a chunk of its own
     buf.append(b"c" * 5)
-    buf.truncate(100 + 10 + 7)
+    buf.keep(100 + 10 + 7)
     assert buf.end == 117 and buf.slice(100, 100) == b"a" * 10 + b"b" * 7
     buf.append(b"d" * 3)
     assert buf.slice(110, 100) == b"b" * 7 + b"d" * 3
-    buf.truncate(500)  # past the end: nothing to forget
+    buf.keep(500)  # past the end: nothing to forget
     assert buf.end == 120
+
+
+@given(st.sampled_from(["bytearray", "view of bytearray", "view of array", "view of bytes"]),
+       st.integers(16384, 70000), st.integers(0, 70000))
+def test_send_buffer_owns_what_it_keeps_of_a_large_write(kind: str, size: int,
+                                                          taken: int) -> None:
+    """A large write is borrowed until keep(): what it kept must not change when the
+    caller reuses its buffer afterwards, whatever kind of buffer it was."""
+    import array
+    original = bytes(i % 253 for i in range(size))
+    source: bytearray | memoryview
+    if kind == "bytearray":
+        source = bytearray(original)
+    elif kind == "view of bytearray":
+        source = memoryview(bytearray(original))[:]
+    elif kind == "view of array":
+        source = memoryview(array.array("i", bytearray(original[: size - size % 4])))
+        original = original[: size - size % 4]
+    else:
+        source = memoryview(original)
+    buf = SendBuffer(0)
+    buf.append(b"x")
+    buf.append(source)
+    buf.keep(1 + min(taken, len(original)))
+    kept = original[: min(taken, len(original))]
+    if not isinstance(source, memoryview) or not source.readonly:
+        writable = source if isinstance(source, bytearray) else source.cast("B")
+        writable[:] = bytes(len(writable))  # the caller reuses its buffer
+    assert buf.end == 1 + len(kept)
+    assert buf.slice(0, size + 1) == b"x" + kept
+    buf.append(b"y" * 20000)
+    assert buf.slice(1 + len(kept), 20000) == b"y" * 20000

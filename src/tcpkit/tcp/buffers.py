@@ -21,13 +21,14 @@ class SendBuffer:
     drops what the peer acknowledged.
     """
 
-    __slots__ = ("_chunks", "_first", "_hint", "_starts", "end", "start")
+    __slots__ = ("_borrowed", "_chunks", "_first", "_hint", "_starts", "end", "start")
 
     def __init__(self, start: int) -> None:
         self.start = start
         self.end = start
-        self._chunks: list[bytes | bytearray] = []
+        self._chunks: list[bytes | bytearray | memoryview] = []
         self._starts: list[int] = []
+        self._borrowed = False  # the last chunk is a view of the caller's mutable buffer
         self._first = 0
         self._hint = 0  # chunk of the last slice: segments are cut in order
 
@@ -35,6 +36,12 @@ class SendBuffer:
         return self.end - self.start
 
     def append(self, data: bytes | bytearray | memoryview) -> None:
+        """Take ``data``; a large write is not copied yet. Bytes, or a read-only view of
+        bytes (what ``sendall`` passes), are immutable and kept as they are; any other
+        buffer is borrowed until :meth:`keep` copies the part the write queue took, so a
+        1 MiB write of which 200 KB fit costs a 200 KB copy, not a megabyte."""
+        if isinstance(data, memoryview) and (data.format != "B" or data.ndim != 1):
+            data = data.cast("B")  # lengths below count bytes, not items
         if not data:
             return
         chunks = self._chunks
@@ -45,19 +52,34 @@ class SendBuffer:
             chunks.append(bytearray(data))
             self._starts.append(self.end)
         else:
-            chunks.append(bytes(data))
+            if isinstance(data, memoryview):
+                if not (data.readonly and type(data.obj) is bytes):
+                    self._borrowed = True  # the caller may change it once the call returns
+            elif not isinstance(data, bytes):
+                data = memoryview(data).cast("B")
+                self._borrowed = True
+            chunks.append(data)
             self._starts.append(self.end)
         self.end += len(data)
 
-    def truncate(self, end: int) -> None:
-        """Forget what was appended after sequence number ``end`` (a write the send
-        buffer could take only part of; nothing past ``end`` was sent)."""
-        if end >= self.end:
-            return
+    def keep(self, end: int) -> None:
+        """End the write that :meth:`append` began: forget what came after sequence
+        number ``end`` (the part the send buffer had no room for; nothing past ``end``
+        was sent) and copy what is left of a borrowed buffer."""
+        if end < self.end:
+            self._truncate(end)
+        if self._borrowed:
+            self._borrowed = False
+            chunks = self._chunks
+            if len(chunks) > self._first:
+                chunks[-1] = bytes(chunks[-1])
+
+    def _truncate(self, end: int) -> None:
         chunks, starts = self._chunks, self._starts
         while len(chunks) > self._first and starts[-1] >= end:
             chunks.pop()
             starts.pop()
+            self._borrowed = False
         if len(chunks) > self._first:
             keep = end - starts[-1]
             last = chunks[-1]
@@ -83,7 +105,9 @@ class SendBuffer:
         if chunk_start + len(chunk) >= end:
             if isinstance(chunk, bytes):
                 return chunk[offset : end - chunk_start]
-            return bytes(memoryview(chunk)[offset : end - chunk_start])  # one copy
+            if isinstance(chunk, bytearray):
+                chunk = memoryview(chunk)
+            return bytes(chunk[offset : end - chunk_start])  # one copy
         parts = [chunk[offset:]]
         pos = chunk_start + len(chunk)
         while pos < end:

@@ -113,12 +113,13 @@ class UserCalls(SegmentArrives):
         if zerocopy or self.zerocopy is not None:
             tail_end = self.write_queue[-1][0] if self._tail_room() else None
         self.send_buffer.append(data)
-        copied = self._queue_write(len(data), now, urgent)
+        try:
+            copied = self._queue_write(len(data), now, urgent)
+        finally:
+            self.send_buffer.keep(self.write_seq)
         if copied and (zerocopy or self.zerocopy is not None):
             self._zerocopy_sent(copied, zerocopy, tail_end)
         whole = copied == len(data)
-        if not whole:
-            self.send_buffer.truncate(self.write_seq)
         if eor and whole:  # MSG_EOR: once the whole message is in (tcp_sendmsg_locked)
             self.write_queue[-1][1] |= WQ_EOR
         if urgent:  # tcp_push's tcp_mark_urg, once the write is queued

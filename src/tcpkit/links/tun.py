@@ -119,7 +119,7 @@ class TunLink:
 
     # -- to the kernel -----------------------------------------------------------------
 
-    def _write(self, parts: list[bytes]) -> None:
+    def _write(self, parts: list[bytes | memoryview]) -> None:
         try:
             os.writev(self.device.fd, parts)
         except OSError as exc:
@@ -132,9 +132,11 @@ class TunLink:
         del next_hop  # point to point: no neighbours
         self._write([NO_OFFLOAD, packet] if self.device.offload else [packet])
 
-    def _transmit_tcp(self, packet: bytes, tcp_header_len: int, gso_size: int) -> None:
-        ip_header_len = (packet[0] & 0x0F) << 2
-        self._write([virtio_net.tcp_offload(ip_header_len, tcp_header_len, gso_size), packet])
+    def _transmit_tcp(self, headers: bytes, payload: bytes | memoryview, tcp_header_len: int,
+                      gso_size: int) -> None:
+        ip_header_len = len(headers) - tcp_header_len
+        self._write([virtio_net.tcp_offload(ip_header_len, tcp_header_len, gso_size),
+                     headers, payload])
 
     # -- from the kernel ---------------------------------------------------------------
 

@@ -325,16 +325,21 @@ class Host:
         if interface.refuses:
             self.drop(f"{interface.name}'s queueing discipline is full")
             return
+        mtu = self.path_mtu(dst) if dst in self._pmtu else interface.mtu
         offload = interface.transmit_tcp
         if offload is not None and isinstance(seg, TCPSegment):
-            payload = self._transport(header, seg, offload=True)
-            # The TCP header's length is in its data offset field (byte 12).
-            offload(header.packet(payload), payload[12] >> 4 << 2, seg.gso_size)
-            return
+            tcp_header = seg.header(pseudo_header(header.src_packed, header.dst_packed,
+                                                  PROTO_TCP), offload=True)
+            size = len(tcp_header) + len(seg.payload)
+            ip_header = header.build(size)
+            # A GSO packet's segments fit: its gso_size is the MSS, which follows the
+            # path MTU. A lone segment too big goes the slow way (fragments, or a drop).
+            if seg.gso_size or len(ip_header) + size <= mtu:
+                offload(ip_header + tcp_header, seg.payload, len(tcp_header), seg.gso_size)
+                return
         payload = self._transport(header, seg)
         packet = header.packet(payload)
         next_hop = self.routes.next_hop(route, dst)
-        mtu = self.path_mtu(dst) if dst in self._pmtu else interface.mtu
         if len(packet) > mtu:
             self.fragment_output(interface, next_hop, header, payload, mtu)
             return
@@ -342,12 +347,10 @@ class Host:
                          seg if isinstance(seg, TCPSegment) else None)
 
     @staticmethod
-    def _transport(header: IPv4Header, seg: TCPSegment | bytes, *,
-                   offload: bool = False) -> bytes:
+    def _transport(header: IPv4Header, seg: TCPSegment | bytes) -> bytes:
         if isinstance(seg, bytes):
             return seg
-        return seg.build(pseudo_header(header.src_packed, header.dst_packed, header.protocol),
-                         offload=offload)
+        return seg.build(pseudo_header(header.src_packed, header.dst_packed, header.protocol))
 
     def tso_toward(self, destination: str) -> bool:
         """Does the device towards ``destination`` cut TCP super-segments itself?"""

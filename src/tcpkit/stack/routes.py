@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 # What a link gives an interface: transmit(packet, next_hop_address).
 Transmit = Callable[[bytes, str], None]
 # A device that finishes TCP checksums and cuts TCP super-segments itself (TSO):
-# transmit_tcp(packet, tcp_header_length, gso_size); the packet's TCP checksum holds only
-# the pseudo-header sum and gso_size 0 means one segment.
-TransmitTcp = Callable[[bytes, int, int], None]
+# transmit_tcp(ip_and_tcp_headers, payload, tcp_header_length, gso_size), the payload
+# apart so that it is never copied; the TCP checksum holds only the pseudo-header sum and
+# gso_size 0 means one segment.
+TransmitTcp = Callable[[bytes, bytes | memoryview, int, int], None]
 # How a device hands a received IP packet of n bytes to the stack, as Linux's skb:
 # (truesize, gso_size); None: veth's paged skbs, as the engine assumes.
 RxSkb = Callable[[int], tuple[int, int]]

@@ -117,6 +117,21 @@ class SendBuffer:
             pos += len(chunk)
         return b"".join(parts)
 
+    def view(self, seq: int, length: int) -> bytes | memoryview:
+        """As :meth:`slice`, without the copy when the bytes lie in one immutable chunk:
+        for a device that takes the segment by reference (a 64 KB GSO packet written
+        to TUN). Never a view of a bytearray: the next small write may grow it."""
+        starts, chunks = self._starts, self._chunks
+        i = self._hint
+        if self._first <= i < len(starts) and starts[i] <= seq < self.end:
+            chunk = chunks[i]
+            offset = seq - starts[i]
+            if offset + length <= len(chunk) and not isinstance(chunk, bytearray):
+                if isinstance(chunk, bytes):
+                    chunk = memoryview(chunk)
+                return chunk[offset : offset + length]
+        return self.slice(seq, length)
+
     def release(self, seq: int) -> None:
         """Forget everything before sequence number ``seq`` (it was acknowledged)."""
         if seq <= self.start:

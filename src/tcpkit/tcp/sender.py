@@ -281,7 +281,7 @@ class Sender(Receiver):
         end = seq + length
         if self.gso and length > mss:
             flags = ACK | PSH | (FIN if fin else 0)  # the device leaves them on the last
-            if not self._emit_segment(seq, flags, now, self.send_buffer.slice(seq, length),
+            if not self._emit_segment(seq, flags, now, self.send_buffer.view(seq, length),
                                       gso_size=mss):
                 return 0
             count = self._sent_gso(seq, end, fin, mss, now)

@@ -85,6 +85,11 @@ class TCPSegment:
         addresses with ``length=0``: the segment length is added here. With ``offload``
         (and ``checksum=None``) the checksum field is left partial for the device to
         finish (:func:`checksum.offload_checksum`): the payload is never summed here."""
+        return self.header(pseudo_header, offload=offload) + self.payload
+
+    def header(self, pseudo_header: int, *, offload: bool = False) -> bytes:
+        """The header alone, its checksum as :meth:`build` fills it: what a device that
+        takes header and payload apart is given, so the payload is never copied."""
         area = build_options(self.options) if self.options else b""
         hlen = MIN_HEADER_LEN + len(area)
         if hlen > MAX_HEADER_LEN:
@@ -108,7 +113,7 @@ class TCPSegment:
                           + word_sum(self.payload))
         else:
             csum = self.checksum
-        return b"".join((head[:16], csum.to_bytes(2, "big"), head[18:], area, self.payload))
+        return b"".join((head[:16], csum.to_bytes(2, "big"), head[18:], area))
 
 
 def parse_tcp(

@@ -92,6 +92,7 @@ class Rack(Sender):
         """Linux ``tcp_rack_detect_loss`` (RFC 8985 §6.2 step 5): mark lost every
         segment sent before RACK's whose time is up; return the longest wait (µs) of
         those whose time is not up yet (0: none)."""
+        self._rtx_per_segment()
         reo_wnd = self._rack_reo_wnd()
         mstamp, end_seq = self.rack_mstamp, self.rack_end_seq
         deadline = self.rack_rtt_us + reo_wnd

@@ -234,40 +234,50 @@ class Recovery(Rack):
         reord = self.snd_nxt  # the lowest of those, if they were below a SACK: reordering
         sack = self.sack_ok
         prior_delivered = -1
-        pkts_acked = 0
-        for s in rtx:
+        pkts_acked = 0  # segments; a whole GSO packet counts as its pcount (tcp_skb_pcount)
+        done = 0  # records
+        while done < len(rtx):
+            s = rtx[done]
             if s.end > snd_una:
+                if s.pcount > 1 and s.seq + s.gso <= snd_una:
+                    # A GSO packet partly acknowledged: its acknowledged segments come
+                    # off as a packet of their own (tcp_trim_head, in whole segments).
+                    rtx[done : done + 1] = s.split(min((snd_una - s.seq) // s.gso,
+                                                       s.pcount - 1))
+                    continue
                 break
+            count = s.pcount
             if s.ever_retransmitted:
                 if s.retrans:
-                    self.retrans_out -= 1
+                    self.retrans_out -= count
                 flag |= FLAG_RETRANS_DATA_ACKED
             elif not s.sacked:
                 last_ackt = s.last_sent
                 if first_ackt < 0:
                     first_ackt = last_ackt
                 reord = min(reord, s.seq)
-                if s.end <= self.high_seq:
-                    flag |= FLAG_ORIG_SACK_ACKED
+                if (s.seq + s.gso if count > 1 else s.end) <= self.high_seq:
+                    flag |= FLAG_ORIG_SACK_ACKED  # its first segment is below high_seq
             if s.sacked:
-                self.sacked_out -= 1
+                self.sacked_out -= count
             elif sack:
-                self.delivered += 1
+                self.delivered += count
                 if not self._spurious_retrans(s):
-                    self._rack_advance(s, now)
+                    self._rack_advance(s, now)  # for all its segments: the last decides
             if s.lost:
-                self.lost_out -= 1
+                self.lost_out -= count
             if s.skb_end:
                 self.sent_skbs -= 1
-            self.packets_out -= 1
-            pkts_acked += 1
+            self.packets_out -= count
+            pkts_acked += count
+            done += 1
             prior_delivered = max(prior_delivered, s.delivered)
             if s.flags & 2:
                 flag |= FLAG_SYN_ACKED
                 self.retrans_stamp = None
             else:
                 flag |= FLAG_DATA_ACKED
-        del rtx[:pkts_acked]  # a list, not a deque: see TCB.rtx
+        del rtx[:done]  # a list, not a deque: see TCB.rtx
         if prior_snd_una <= self.snd_up <= snd_una:
             self.snd_up = snd_una
             self.urg_mode = False
@@ -343,6 +353,7 @@ class Recovery(Rack):
         """Linux ``tcp_sacktag_write_queue``: mark segments the peer holds, advance
         RACK, notice reordering. A first block below the ACK, or inside the second, is
         a D-SACK (RFC 2883 §4)."""
+        self._rtx_per_segment()
         flag = 0
         reord = self.snd_nxt  # the lowest never-retransmitted segment SACKed in a hole
         fack = self._highest_sack_end()
@@ -446,6 +457,7 @@ class Recovery(Rack):
     ) -> tuple[int, bool]:
         """Linux ``tcp_fastretrans_alert``. Returns the flags and whether to retransmit."""
         del prior_snd_una
+        self._rtx_per_segment()
         if not self.packets_out and self.sacked_out:
             self.sacked_out = 0
         state = self.ca_state
@@ -588,6 +600,7 @@ class Recovery(Rack):
         outstanding is presumed lost, except, with RACK, what was sent less than
         RACK.rtt ago (RFC 8985 §6.3, Linux ``tcp_timeout_mark_lost``); cwnd restarts
         from what is still in flight."""
+        self._rtx_per_segment()
         head = self.rtx[0] if self.rtx else None
         reneg = head is not None and head.sacked
         if reneg or not self.sack_ok:
@@ -618,6 +631,7 @@ class Recovery(Rack):
         cwnd is not reduced (the loss was the path's, not congestion's:
         ``tcp_non_congestion_loss_retransmit``). ``every``: all of them are lost (a
         SYN-ACK that left Fast Open data unacknowledged, ``tcp_rcv_fastopen_synack``)."""
+        self._rtx_per_segment()
         mss = self.mss_cache
         pieces: list[SentSegment] = []
         for s in self.rtx:
@@ -662,6 +676,7 @@ class Recovery(Rack):
         """Linux ``tcp_xmit_retransmit_queue``: resend lost segments while cwnd allows."""
         if not self.packets_out:
             return
+        self._rtx_per_segment()
         rearm = False
         rtx = self.rtx
         i = -1
@@ -748,6 +763,7 @@ class Recovery(Rack):
                 self._write_xmit(now, NAGLE_OFF, push_one=2)
                 sent = self.packets_out > before
             elif self.rtx:
+                self._rtx_per_segment()
                 last = self.rtx[-1]
                 last.seq = max(last.seq, self.snd_una)  # tcp_trim_head
                 length = last.end - last.seq - (1 if last.flags & 1 else 0)

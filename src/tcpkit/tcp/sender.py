@@ -315,19 +315,28 @@ class Sender(Receiver):
         return True
 
     def _sent_gso(self, seq: int, end: int, fin: bool, mss: int, now: float) -> int:
-        """:meth:`_sent_new` for each ``mss`` piece of a GSO packet at once (one
-        bookkeeping pass, not one per segment: this is the sender's hot path over a
-        device that offloads). Returns how many segments."""
-        delivered = self.delivered
-        last = seq + (end - seq - 1) // mss * mss  # where the last piece starts
-        rtx = self.rtx
-        rtx.extend([SentSegment(s, s + mss, ACK, now, now, False, False, False, False,
-                                delivered) for s in range(seq, last, mss)])
-        rtx.append(SentSegment(last, end + (1 if fin else 0), ACK | PSH | (FIN if fin else 0),
-                               now, now, False, False, False, False, delivered))
-        count = (last - seq) // mss + 1
+        """:meth:`_sent_new` for a whole GSO packet: one retransmit-queue record of
+        ``pcount`` segments, as Linux's skb (this is the sender's hot path over a device
+        that offloads). Returns how many segments."""
+        count = (end - seq - 1) // mss + 1
+        self.rtx.append(SentSegment(seq, end + (1 if fin else 0), ACK | PSH | (FIN if fin else 0),
+                                    now, now, False, False, False, False, self.delivered,
+                                    False, False, count, mss))
+        self.rtx_whole = True
         self._advance_snd_nxt(end + (1 if fin else 0), count, now)
         return count
+
+    def _rtx_per_segment(self) -> None:
+        """Cut whole GSO packets in the retransmit queue into their segments (Linux
+        ``tcp_fragment``), before anything that looks at, marks or resends one segment:
+        SACK, loss detection, retransmission, a loss probe. An ACK that takes whole
+        packets, the one path a clean bulk transfer follows, never needs it."""
+        if not self.rtx_whole:
+            return
+        self.rtx_whole = False
+        rtx = self.rtx
+        if any(s.pcount > 1 for s in rtx):
+            rtx[:] = [piece for s in rtx for piece in s.segments()]
 
     def _sent_new(self, seq: int, length: int, fin: bool, psh: bool, now: float) -> None:
         """Linux ``tcp_event_new_data_sent``: [seq, seq+length) (and the FIN) left; it

@@ -24,7 +24,7 @@ from tcpkit.tcp.ratelimit import ChallengeAckLimiter
 from tcpkit.tcp.rtt import RttEstimator
 from tcpkit.tcp.state import State
 from tcpkit.tcp.zerocopy import ZerocopyNotifications
-from tcpkit.wire.tcp import TCPSegment
+from tcpkit.wire.tcp import ACK, TCPSegment
 from tcpkit.wire.tcp_options import TCPOption
 
 
@@ -75,6 +75,40 @@ class SentSegment:
     delivered: int = 0  # the connection's delivered count when last sent (Linux tx.delivered)
     eor: bool = False  # ends a MSG_EOR write: never merged with what follows
     skb_end: bool = False  # the last segment of a GSO packet: one skb in Linux's queue
+    # A whole GSO packet in one record (Linux tcp_skb_pcount): ``pcount`` segments of
+    # ``gso`` bytes, the last maybe shorter. Only clean ones (never retransmitted, SACKed
+    # or lost) are kept whole; see Sender._rtx_per_segment.
+    pcount: int = 1
+    gso: int = 0
+
+    def split(self, count: int) -> tuple[SentSegment, SentSegment]:
+        """The first ``count`` segments of a whole GSO packet and the rest, as
+        ``tcp_fragment`` cuts an skb: PSH, FIN, EOR and the skb's end stay on the rest."""
+        at = self.seq + count * self.gso
+        rest = self.pcount - count
+        head = SentSegment(self.seq, at, self.flags & ACK, self.first_sent, self.last_sent,
+                           self.ever_retransmitted, self.retrans, self.sacked, self.lost,
+                           self.delivered, False, False, count, self.gso if count > 1 else 0)
+        tail = SentSegment(at, self.end, self.flags, self.first_sent, self.last_sent,
+                           self.ever_retransmitted, self.retrans, self.sacked, self.lost,
+                           self.delivered, self.eor, self.skb_end, rest,
+                           self.gso if rest > 1 else 0)
+        return head, tail
+
+    def segments(self) -> list[SentSegment]:
+        """One record per segment, each as it was when it left."""
+        if self.pcount == 1:
+            return [self]
+        step = self.gso
+        last = self.seq + (self.pcount - 1) * step
+        pieces = [SentSegment(s, s + step, self.flags & ACK, self.first_sent, self.last_sent,
+                              self.ever_retransmitted, self.retrans, self.sacked, self.lost,
+                              self.delivered)
+                  for s in range(self.seq, last, step)]
+        pieces.append(SentSegment(last, self.end, self.flags, self.first_sent, self.last_sent,
+                                  self.ever_retransmitted, self.retrans, self.sacked,
+                                  self.lost, self.delivered, self.eor, self.skb_end))
+        return pieces
 
 
 class TCB:
@@ -101,7 +135,8 @@ class TCB:
                  "rcv_tsval", "rcv_up", "rcv_wnd", "rcv_wscale", "rcv_wup", "rcvbuf", "rcvq_space",
                  "rcvq_space_seq", "rcvq_space_time", "recv_queue", "remote", "reopen_isn",
                  "reord_seen", "reordering", "retrans_out", "retrans_stamp", "retransmits", "rtt",
-                 "rtx", "sack_blocks", "sack_ca_rtt_us", "sack_ok", "sack_rtt_us", "sacked_out",
+                 "rtx", "rtx_whole", "sack_blocks", "sack_ca_rtt_us", "sack_ok", "sack_rtt_us",
+                 "sacked_out",
                  "saw_tstamp", "scaling_ratio", "secrets", "send_buffer", "sent_skbs",
                  "snd_cwnd_stamp", "snd_cwnd_used", "snd_nxt", "snd_shutdown", "snd_sml",
                  "snd_una", "snd_up",
@@ -163,6 +198,7 @@ class TCB:
         # first begins at snd_nxt. A write's PSH sits on the buffer that ends it.
         self.write_queue: list[list[int]] = []
         self.rtx: list[SentSegment] = []  # sent, unacknowledged (in order)
+        self.rtx_whole = False  # rtx may hold whole GSO packets (SentSegment.pcount)
         self.sent_skbs = 0  # GSO packets (skbs) among them: the send buffer's charge
         self.snd_sml = 0  # end of the last small segment sent (Nagle, Minshall)
         self.lsndtime = 0.0  # when data was last sent

@@ -99,6 +99,7 @@ class Timers(Recovery):
         enter Loss and back the timer off."""
         if not self.packets_out or not self.rtx:
             return
+        self._rtx_per_segment()
         self.tlp_high_seq = 0
         head = self.rtx[0]
         if (not self.snd_wnd and not self.orphan

@@ -159,7 +159,7 @@ class TunLink:
             self.malformed += 1
             self.host.drop(f"{self.device.name}: {exc}")
             return
-        self.host.receive(data[HEADER_LEN:], self.interface,
+        self.host.receive(memoryview(data)[HEADER_LEN:], self.interface,
                           checksum_trusted=header.checksum_trusted,
                           gso_size=header.gso_size if header.gso_type else 0)
 

@@ -469,13 +469,14 @@ class Host:
     def drop(self, reason: str) -> None:
         self.drops.append(reason)
 
-    def receive(self, packet: bytes, interface: Interface, *, checksum_trusted: bool = False,
-                gso_size: int = 0) -> None:
+    def receive(self, packet: bytes | memoryview, interface: Interface, *,
+                checksum_trusted: bool = False, gso_size: int = 0) -> None:
         """An IPv4 datagram from ``interface`` (Linux ``ip_rcv``, ``ip_local_deliver``).
         A malformed one is counted and dropped, never raised. A device that offloads
         says the transport checksum needs no check (``checksum_trusted``: CHECKSUM_PARTIAL
         or CHECKSUM_UNNECESSARY) and what size of segments a super-segment was made of
-        (``gso_size``)."""
+        (``gso_size``). ``packet`` may be a view (of bytes that stay as they are): only
+        TCP takes it as one, and copies what it keeps; the rest take bytes."""
         if self.down or not interface.up:
             return
         counters = self.counters
@@ -489,14 +490,14 @@ class Host:
         now = self.now
         if not self.is_local(header.dst):
             if self.sysctl["net.ipv4.ip_forward"]:
-                forward(self, header, packet, payload, now)
+                forward(self, header, bytes(packet), bytes(payload), now)
                 return
             counters.inc("IpInAddrErrors")
             self.drop(f"IP: {header.dst} is not ours")
             return
         if header.is_fragment:
             counters.inc("IpReasmReqds")
-            result = self.fragments.add(header, payload, now)
+            result = self.fragments.add(header, bytes(payload), now)
             if result is None:
                 return
             if isinstance(result, str):
@@ -507,7 +508,7 @@ class Host:
             header, payload = result
         if self.rejecting is not None and header.protocol == PROTO_TCP:
             # The input hook runs on the reassembled datagram, before delivery.
-            self.send_icmp_error(header, header.packet(payload), icmp.DEST_UNREACHABLE,
+            self.send_icmp_error(header, header.packet(bytes(payload)), icmp.DEST_UNREACHABLE,
                                  self.rejecting, now)
             return
         counters.inc("IpInDelivers")
@@ -519,7 +520,7 @@ class Host:
             self.tcp.input(header.src, header.dst, payload, header.src_packed,
                            header.dst_packed, now, skb, checksum_trusted=checksum_trusted)
         elif header.protocol == PROTO_ICMP:
-            self._icmp_input(header, payload, now)
+            self._icmp_input(header, bytes(payload), now)
         else:
             counters.inc("IpInUnknownProtos")
         self.settle()

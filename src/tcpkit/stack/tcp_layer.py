@@ -250,7 +250,7 @@ class TcpLayer:
 
     # -- input -------------------------------------------------------------------------
 
-    def input(self, src: str, dst: str, payload: bytes, src_packed: bytes,
+    def input(self, src: str, dst: str, payload: bytes | memoryview, src_packed: bytes,
               dst_packed: bytes, now: float, skb: tuple[int, int] | None = None, *,
               checksum_trusted: bool = False) -> None:
         """A TCP segment for one of our addresses (Linux ``tcp_v4_rcv``); ``skb``: the

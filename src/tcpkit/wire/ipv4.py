@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, overload
 
 from tcpkit.wire.addresses import pack_ipv4
 from tcpkit.wire.checksum import internet_checksum
@@ -107,14 +107,26 @@ class IPv4Header:
         return self.build(len(payload)) + payload
 
 
+@overload
+def parse_ipv4(data: memoryview, *, verify: bool = True, partial: bool = False,
+               base: int = 0) -> tuple[IPv4Header, memoryview]: ...
+
+
+@overload
+def parse_ipv4(data: bytes | bytearray, *, verify: bool = True, partial: bool = False,
+               base: int = 0) -> tuple[IPv4Header, bytes]: ...
+
+
 def parse_ipv4(
     data: bytes | bytearray | memoryview,
     *,
     verify: bool = True,
     partial: bool = False,
     base: int = 0,
-) -> tuple[IPv4Header, bytes]:
+) -> tuple[IPv4Header, bytes | memoryview]:
     """Read an IPv4 datagram: its header and its payload (cut at the total length).
+    The payload of a memoryview is a view, not a copy: a 64 KB super-segment read from
+    a device is copied once, by the transport that keeps it.
 
     Octets after the total length (link-layer padding) are ignored, as RFC 1122 §3.3.2
     implies. With ``verify`` a wrong header checksum raises :class:`BadChecksum`. With
@@ -159,4 +171,5 @@ def parse_ipv4(
         src_packed=bytes(src),
         dst_packed=bytes(dst),
     )
-    return header, bytes(data[hlen:end])
+    payload = data[hlen:end]
+    return header, payload if isinstance(payload, memoryview | bytes) else bytes(payload)

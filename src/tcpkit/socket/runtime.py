@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -86,7 +87,12 @@ class RealTimeRuntime:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
+        self._cond = threading.Condition(self._lock)  # sleepers in socket calls
+        # The timer thread sleeps apart, until _timer_until: a change wakes it only if
+        # it brought a deadline before that, not on every segment (each wake-up costs
+        # the lock and the GIL that the threads moving data need).
+        self._timer_cond = threading.Condition(self._lock)
+        self._timer_until: float | None = None  # None: not asleep
         self.hosts: list[Host] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -130,15 +136,25 @@ class RealTimeRuntime:
                 if fired:
                     self.changed()
                     continue
-                self._cond.wait(None if nearest is None else nearest - now)
+                self._timer_until = math.inf if nearest is None else nearest
+                self._timer_cond.wait(None if nearest is None else nearest - now)
+                self._timer_until = None  # awake: it looks at every deadline anyway
 
     def stop(self) -> None:
         with self._cond:
             self._stopping = True
-            self._cond.notify_all()
+            self._timer_cond.notify_all()
 
     def changed(self) -> None:
         self._cond.notify_all()
+        until = self._timer_until
+        if until is not None:
+            for host in self.hosts:
+                deadline = host.next_deadline()
+                if deadline is not None and deadline < until:
+                    self._timer_until = None  # woken once is enough
+                    self._timer_cond.notify()
+                    break
         for listener in self.listeners:
             listener()
 

@@ -122,12 +122,16 @@ def test_send_buffer_owns_what_it_keeps_of_a_large_write(kind: str, size: int,
     buf = SendBuffer(0)
     buf.append(b"x")
     buf.append(source)
+    early = buf.view(1, 4000)  # what a segment sent during the write carries
     buf.keep(1 + min(taken, len(original)))
     kept = original[: min(taken, len(original))]
+    late = buf.view(1, 4000)  # and one sent after it
     if not isinstance(source, memoryview) or not source.readonly:
         writable = source if isinstance(source, bytearray) else source.cast("B")
         writable[:] = bytes(len(writable))  # the caller reuses its buffer
     assert buf.end == 1 + len(kept)
     assert buf.slice(0, size + 1) == b"x" + kept
+    # A device may write a view after the call returned: never the caller's buffer.
+    assert bytes(early) == original[:4000] and bytes(late) == kept[:4000]
     buf.append(b"y" * 20000)
     assert buf.slice(1 + len(kept), 20000) == b"y" * 20000

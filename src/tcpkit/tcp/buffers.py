@@ -96,9 +96,7 @@ class SendBuffer:
         if seq < self.start or seq >= end:
             return b""
         starts, chunks = self._starts, self._chunks
-        i = self._hint
-        if not (self._first <= i < len(starts) and starts[i] <= seq < starts[i] + len(chunks[i])):
-            i = self._hint = bisect_right(starts, seq, self._first) - 1
+        i = self._chunk_at(seq)
         chunk_start = starts[i]
         chunk = chunks[i]
         offset = seq - chunk_start
@@ -117,19 +115,33 @@ class SendBuffer:
             pos += len(chunk)
         return b"".join(parts)
 
+    def _chunk_at(self, seq: int) -> int:
+        """The index of the chunk holding ``seq`` (start <= seq < end): the last one
+        looked at, as segments are cut in order, else found by bisection."""
+        starts, chunks = self._starts, self._chunks
+        i = self._hint
+        if not (self._first <= i < len(starts) and starts[i] <= seq < starts[i] + len(chunks[i])):
+            i = self._hint = bisect_right(starts, seq, self._first) - 1
+        return i
+
     def view(self, seq: int, length: int) -> bytes | memoryview:
         """As :meth:`slice`, without the copy when the bytes lie in one immutable chunk:
         for a device that takes the segment by reference (a 64 KB GSO packet written
-        to TUN). Never a view of a bytearray: the next small write may grow it."""
-        starts, chunks = self._starts, self._chunks
-        i = self._hint
-        if self._first <= i < len(starts) and starts[i] <= seq < self.end:
+        to TUN, maybe after the call that sent it returned). Never a view of a bytearray
+        (the next small write may grow it) nor of a buffer still borrowed."""
+        if self.start <= seq and seq + length <= self.end:
+            chunks = self._chunks
+            i = self._chunk_at(seq)
             chunk = chunks[i]
-            offset = seq - starts[i]
-            if offset + length <= len(chunk) and not isinstance(chunk, bytearray):
+            offset = seq - self._starts[i]
+            if offset + length <= len(chunk):
                 if isinstance(chunk, bytes):
-                    chunk = memoryview(chunk)
-                return chunk[offset : offset + length]
+                    return memoryview(chunk)[offset : offset + length]
+                if isinstance(chunk, memoryview) and not (self._borrowed
+                                                          and i == len(chunks) - 1):
+                    # Kept views are of bytes; a borrowed one is the caller's buffer
+                    # until keep() copies it, and the device may write it later.
+                    return chunk[offset : offset + length]
         return self.slice(seq, length)
 
     def release(self, seq: int) -> None:

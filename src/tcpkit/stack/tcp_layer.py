@@ -294,6 +294,13 @@ class TcpLayer:
         if not seg.flags & RST:
             self.send_reset(seg, dst, src)
 
+    def orphans_sending(self) -> bool:
+        """Has a connection its application closed still data or a FIN unacknowledged?
+        The kernel goes on sending those after the process exits; a tcpkit host ends
+        with its process, which therefore waits for them first."""
+        return any(a.conn.orphan and a.conn.snd_una < a.conn.write_seq
+                   for a in self.conns.values())
+
     def find_listener(self, address: str, port: int, remote: str,
                       remote_port: int) -> Listener | None:
         group = self.listeners.get((address, port)) or self.listeners.get(("0.0.0.0", port))

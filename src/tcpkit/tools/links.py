@@ -21,6 +21,7 @@ from tcpkit.stack.host import Host
 DEFAULT_NETNS = "tcpkit"
 TUN_ADDRESS = "192.0.2.2/24"
 UDP_PORT = 7400
+ORPHAN_GRACE = 10.0  # seconds the command waits, at most, for closed connections to finish
 
 
 @dataclass
@@ -84,6 +85,13 @@ def add_link_arguments(parser: argparse.ArgumentParser, *, udp_address: str,
     parser.set_defaults(udp_address=udp_address)
 
 
+def _let_orphans_finish(runtime: RealTimeRuntime, host: Host) -> None:
+    """What the application wrote and closed must still reach the peer: wait (a while)
+    for every closed connection to have it acknowledged before the link goes down."""
+    with runtime.lock:
+        runtime.wait(lambda: not host.tcp.orphans_sending(), ORPHAN_GRACE)
+
+
 @contextlib.contextmanager
 def attached(args: argparse.Namespace) -> Iterator[Attached]:
     """The host on the link ``args`` name, torn down (namespace included, if this made
@@ -111,6 +119,7 @@ def attached(args: argparse.Namespace) -> Iterator[Attached]:
             bound = link.local_address
             description = f"UDP tunnel on {bound[0]}:{bound[1]}, MTU {args.mtu}"
             netns, udp_endpoint = None, bound
+        stack.callback(_let_orphans_finish, runtime, host)  # before the link goes
         ip = str(ipaddress.IPv4Interface(address).ip)
         stack.enter_context(socket_runtime.using(runtime, host))
         yield Attached(runtime, host, ip, description, netns, udp_endpoint)

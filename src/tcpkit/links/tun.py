@@ -17,8 +17,11 @@ header), :meth:`TunDevice.open` falls back to plain packets and says so in ``off
 
 :class:`TunLink` attaches a host's interface to a device under a
 :class:`~tcpkit.socket.runtime.RealTimeRuntime`: one reader thread waits on the device,
-reads whatever is queued (up to a batch) and delivers it under the runtime's lock; the
-host writes straight to the device from whichever thread sends.
+reads whatever is queued (up to a batch) and delivers it under the runtime's lock.
+What the host sends is queued and written by whichever thread lets the lock go
+(:class:`~tcpkit.socket.runtime.RealTimeRuntime`'s flush), in order: a write runs the
+kernel's side of the packet inline, and outside the lock the other thread can meanwhile
+process what arrived.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import errno
 import fcntl
 import os
 import struct
+import threading
 from dataclasses import dataclass
 
 from tcpkit.links.netns import TunNamespace, entered, exists
@@ -109,7 +113,10 @@ class TunLink:
         self.received = 0  # packets read from the device
         self.malformed = 0  # unreadable virtio-net headers, dropped
         self.write_errors = 0
+        self._queued: list[list[bytes | memoryview]] = []
+        self._writing = threading.Lock()  # one writer at a time keeps the order
         with runtime.lock:
+            runtime.flushers.append(self.flush)
             self.interface: Interface = host.add_interface(interface, address, mtu=mtu)
             self.interface.transmit = self._transmit
             if device.offload:
@@ -120,13 +127,30 @@ class TunLink:
     # -- to the kernel -----------------------------------------------------------------
 
     def _write(self, parts: list[bytes | memoryview]) -> None:
-        try:
-            os.writev(self.device.fd, parts)
-        except OSError as exc:
-            # EIO: the device went down; EAGAIN cannot happen (tun never blocks a
-            # writer). The packet is lost as on a real wire.
-            self.write_errors += 1
-            self.host.drop(f"{self.device.name}: write: {exc.strerror}")
+        self._queued.append(parts)
+
+    def flush(self) -> None:
+        """Write what was queued, in order. A thread that finds another writing leaves
+        its packets to it: the writer looks again before it leaves."""
+        fd = self.device.fd
+        while self._queued:
+            if not self._writing.acquire(blocking=False):
+                return
+            try:
+                while self._queued:
+                    # Swapped, not copied: a packet queued meanwhile lands in one list
+                    # or the other, and either is written.
+                    batch, self._queued = self._queued, []
+                    for parts in batch:
+                        try:
+                            os.writev(fd, parts)
+                        except OSError as exc:
+                            # EIO: the device went down; EAGAIN cannot happen (tun never
+                            # blocks a writer). The packet is lost as on a real wire.
+                            self.write_errors += 1
+                            self.host.drop(f"{self.device.name}: write: {exc.strerror}")
+            finally:
+                self._writing.release()
 
     def _transmit(self, packet: bytes, next_hop: str) -> None:
         del next_hop  # point to point: no neighbours
@@ -169,6 +193,9 @@ class TunLink:
         with self.runtime.lock:
             self.interface.up = False
             self.interface.transmit_tcp = None
+        self.flush()  # what was sent before is on its way, as on a real wire
+        with self.runtime.lock:
+            self.runtime.flushers.remove(self.flush)
         self.device.close()
 
 

@@ -82,6 +82,27 @@ def using(runtime: Runtime, host: Host) -> Iterator[None]:
         _current.reset(token)
 
 
+class _Lock:
+    """The runtime's lock: a reentrant lock that, once let go, has the links write what
+    they queued while it was held (:meth:`RealTimeRuntime.flush`). A write to a device
+    runs the kernel's receive path inline; outside the lock, it no longer holds up the
+    other thread, which can meanwhile process what arrived."""
+
+    __slots__ = ("_flush", "_rlock")
+
+    def __init__(self, rlock: threading.RLock, flush: Callable[[], None]) -> None:
+        self._rlock = rlock
+        self._flush = flush
+
+    def __enter__(self) -> _Lock:
+        self._rlock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._rlock.release()
+        self._flush()
+
+
 class RealTimeRuntime:
     """Hosts driven by the real clock (see the module docstring)."""
 
@@ -97,10 +118,18 @@ class RealTimeRuntime:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.listeners: list[Callable[[], None]] = []  # run after every change
+        # Links that queue their writes until the lock is let go (see _Lock).
+        self.flushers: list[Callable[[], None]] = []
+        self._outer = _Lock(self._lock, self.flush)
 
     @property
-    def lock(self) -> threading.RLock:
-        return self._lock
+    def lock(self) -> _Lock:
+        return self._outer
+
+    def flush(self) -> None:
+        """Have the links write what they queued."""
+        for flush in self.flushers:
+            flush()
 
     def time(self) -> float:
         return time.monotonic()
@@ -137,6 +166,7 @@ class RealTimeRuntime:
                     self.changed()
                     continue
                 self._timer_until = math.inf if nearest is None else nearest
+                self.flush()  # what the timers sent: the lock is only let go in wait()
                 self._timer_cond.wait(None if nearest is None else nearest - now)
                 self._timer_until = None  # awake: it looks at every deadline anyway
 
@@ -166,6 +196,7 @@ class RealTimeRuntime:
             remaining = None if end is None else end - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return ready()
+            self.flush()  # what the call sent before it had to wait
             self._cond.wait(remaining)
             if ready():
                 return True

@@ -40,6 +40,7 @@ from tcpkit.stack.host import Host
 from tcpkit.stack.routes import Interface
 from tcpkit.wire import virtio_net
 from tcpkit.wire.errors import MalformedPacket
+from tcpkit.wire.gso import segment_tcp
 from tcpkit.wire.virtio_net import HEADER_LEN, NO_OFFLOAD
 
 TUNSETIFF = 0x400454CA  # _IOW('T', 202, int)
@@ -119,8 +120,10 @@ class TunLink:
             runtime.flushers.append(self.flush)
             self.interface: Interface = host.add_interface(interface, address, mtu=mtu)
             self.interface.transmit = self._transmit
-            if device.offload:
-                self.interface.transmit_tcp = self._transmit_tcp
+            # Without offloads the link cuts GSO packets itself, as Linux's software
+            # GSO does for a device without TSO: the engine still sends 64 KB at once.
+            self.interface.transmit_tcp = (self._transmit_tcp if device.offload
+                                           else self._segment_tcp)
         self._reader = LinkReader(runtime, device.fd, self._read, self._deliver,
                                   f"tcpkit-{device.name}", wrap)
 
@@ -161,6 +164,12 @@ class TunLink:
         ip_header_len = len(headers) - tcp_header_len
         self._write([virtio_net.tcp_offload(ip_header_len, tcp_header_len, gso_size),
                      headers, payload])
+
+    def _segment_tcp(self, headers: bytes, payload: bytes | memoryview, tcp_header_len: int,
+                     gso_size: int) -> None:
+        for head, piece in segment_tcp(headers, payload, tcp_header_len,
+                                       gso_size or max(len(payload), 1)):
+            self._write([head, piece])
 
     # -- from the kernel ---------------------------------------------------------------
 

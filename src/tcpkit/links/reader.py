@@ -25,11 +25,12 @@ Wrap = Callable[[Callable[[], None]], Callable[[], None]]
 class LinkReader(Generic[_Item]):
     """``read()`` returns the next item, None when this batch should end early, raises
     BlockingIOError when nothing is queued or EOFError when the descriptor is gone (the
-    thread then ends quietly). ``deliver(item)`` runs with the runtime's lock held.
+    thread then ends quietly). ``deliver(batch)`` runs with the runtime's lock held.
     ``wrap`` wraps the thread's loop (``tcpkit bench tun --profile`` profiles it)."""
 
     def __init__(self, runtime: RealTimeRuntime, fd: int, read: Callable[[], _Item | None],
-                 deliver: Callable[[_Item], None], name: str, wrap: Wrap | None = None) -> None:
+                 deliver: Callable[[list[_Item]], None], name: str,
+                 wrap: Wrap | None = None) -> None:
         self.runtime = runtime
         self._fd = fd
         self._read = read
@@ -64,8 +65,7 @@ class LinkReader(Generic[_Item]):
                 batch.append(item)
             if batch:
                 with runtime.lock:
-                    for item in batch:
-                        deliver(item)
+                    deliver(batch)
                     runtime.changed()
 
     @property

@@ -40,7 +40,7 @@ from tcpkit.stack.host import Host
 from tcpkit.stack.routes import Interface
 from tcpkit.wire import virtio_net
 from tcpkit.wire.errors import MalformedPacket
-from tcpkit.wire.gso import segment_tcp
+from tcpkit.wire.gso import coalesce_tcp, segment_tcp
 from tcpkit.wire.virtio_net import HEADER_LEN, NO_OFFLOAD
 
 TUNSETIFF = 0x400454CA  # _IOW('T', 202, int)
@@ -106,9 +106,12 @@ class TunLink:
 
     def __init__(self, runtime: RealTimeRuntime, host: Host, device: TunDevice, *,
                  address: str, mtu: int = 1500, interface: str = "tun0",
-                 wrap: Wrap | None = None) -> None:
-        """``wrap``: see :class:`~tcpkit.links.reader.LinkReader`."""
+                 gro: bool = True, wrap: Wrap | None = None) -> None:
+        """``gro``: merge what a plain device gives in one batch (:func:`coalesce_tcp`,
+        as a NIC driver's GRO; on by default as in Linux). ``wrap``: see
+        :class:`~tcpkit.links.reader.LinkReader`."""
         self.runtime = runtime
+        self.gro = gro
         self.host = host
         self.device = device
         self.received = 0  # packets read from the device
@@ -181,11 +184,20 @@ class TunLink:
                 raise EOFError from None
             raise
 
-    def _deliver(self, data: bytes) -> None:
-        self.received += 1
-        if not self.device.offload:
-            self.host.receive(data, self.interface)
-            return
+    def _deliver(self, batch: list[bytes]) -> None:
+        self.received += len(batch)
+        if self.device.offload:
+            for data in batch:
+                self._deliver_offloaded(data)
+        elif self.gro:
+            for packet, gso_size, verified in coalesce_tcp(batch):
+                self.host.receive(packet, self.interface, checksum_trusted=verified,
+                                  gso_size=gso_size)
+        else:
+            for data in batch:
+                self.host.receive(data, self.interface)
+
+    def _deliver_offloaded(self, data: bytes) -> None:
         try:
             header = virtio_net.parse_virtio_net(data)
         except MalformedPacket as exc:

@@ -113,7 +113,7 @@ class UdpLink:
                 sock.close()
                 raise
             self.interface.transmit = self._transmit
-        self._reader = LinkReader(runtime, sock.fileno(), self._read, self._deliver,
+        self._reader = LinkReader(runtime, sock.fileno(), self._read, self._deliver_all,
                                   f"tcpkit-{interface}")
 
     @property
@@ -159,6 +159,10 @@ class UdpLink:
             # once; what is queued is read after the next poll.
             return None
         return data, (source[0], source[1])
+
+    def _deliver_all(self, batch: list[tuple[bytes, Endpoint]]) -> None:
+        for item in batch:
+            self._deliver(item)
 
     def _deliver(self, item: tuple[bytes, Endpoint]) -> None:
         data, source = item

@@ -1,5 +1,5 @@
-"""Generic segmentation offload done in software: a TCP super-segment cut into the
-segments a device without TSO sends (Linux ``skb_gso_segment``: ``inet_gso_segment``
+"""Generic segmentation and receive offloads done in software. GSO: a TCP super-segment
+cut into the segments a device without TSO sends (Linux ``skb_gso_segment``: ``inet_gso_segment``
 for the IPv4 headers, ``tcp_gso_segment`` for the TCP ones).
 
 Linux's TCP builds GSO packets for every device and cuts them at the device's door
@@ -10,6 +10,9 @@ engine handles one 64 KB packet where it would handle 45 segments. Each segment 
   segment's index (``inet_gso_segment`` without ``SKB_GSO_TCP_FIXEDID``) and its checksum;
 * the TCP header with its sequence number, FIN and PSH only on the last segment, CWR
   only on the first (``tcp_gso_segment``), and its full checksum.
+
+GRO (:func:`coalesce_tcp`) is the way back: segments read in one batch merged into one,
+as a NIC driver's ``napi_gro_receive`` does before TCP sees them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Final
 
 from tcpkit.wire.checksum import finish, pseudo_header, word_sum
 from tcpkit.wire.ipv4 import PROTO_TCP
-from tcpkit.wire.tcp import CWR, FIN, PSH
+from tcpkit.wire.tcp import ACK, CWR, FIN, PSH
 
 _IP_LEN_ID: Final = struct.Struct("!HH")  # total length, identification (offset 2)
 _SEQ: Final = struct.Struct("!I")  # sequence number (TCP offset 4)
@@ -57,3 +60,91 @@ def segment_tcp(headers: bytes, payload: bytes | memoryview, tcp_header_len: int
         _CSUM.pack_into(tcp_head, 16, csum)
         out.append((bytes(ip_head) + bytes(tcp_head), piece))
     return out
+
+
+# -- receive: generic receive offload ------------------------------------------------------
+
+_MERGEABLE_FLAGS: Final = ACK | PSH  # any other flag ends a run and is never merged
+_MAX_GRO: Final = 0xFFFF  # an IPv4 datagram's limit, as Linux's GRO_LEGACY_MAX_SIZE
+
+
+def coalesce_tcp(packets: list[bytes]) -> list[tuple[bytes, int, bool]]:
+    """Linux's GRO for TCP over IPv4 (``inet_gro_receive``, ``tcp_gro_receive``) in
+    software: consecutive in-order segments of one connection, read in one batch, become
+    one super-segment, so TCP handles a batch at once rather than packet by packet.
+
+    Returns ``(packet, gso_size, checksum_verified)`` per packet to deliver, in order.
+    Segments are merged only when Linux would: IPv4 without options or fragmentation,
+    checksums right (each is verified here), only ACK (and PSH on the last) set, the
+    same addresses, ports, TOS, TTL, DF, acknowledgment, window and options byte for
+    byte, each starting where the last ended, all of the first one's size but a
+    shorter or PSH last one, 64 KB in all. Anything else passes as it came."""
+    out: list[tuple[bytes, int, bool]] = []
+    run: list[bytes] = []  # the segments being merged, headers included
+    key = b""
+    size = next_seq = total = 0
+    for packet in packets:
+        fields = _mergeable(packet)
+        if fields is None:
+            _flush(run, size, out)
+            run = []
+            out.append((packet, 0, False))
+            continue
+        this_key, seq, length, psh = fields
+        if (run and this_key == key and seq == next_seq and length <= size
+                and total + length <= _MAX_GRO - 80):  # room for the largest headers
+            run.append(packet)
+            total += length
+        else:
+            _flush(run, size, out)
+            run, key, size, total = [packet], this_key, length, length
+        next_seq = (seq + length) & 0xFFFFFFFF
+        if psh or length < size:  # the end of a write: Linux flushes here
+            _flush(run, size, out)
+            run = []
+    _flush(run, size, out)
+    return out
+
+
+def _mergeable(packet: bytes) -> tuple[bytes, int, int, bool] | None:
+    """(what must match, seq, payload length, PSH) of a segment GRO may merge."""
+    n = len(packet)
+    if n < 40 or packet[0] != 0x45 or packet[9] != PROTO_TCP:
+        return None
+    total, frag = _IP_LEN_ID.unpack_from(packet, 2)[0], packet[6] & 0x3F | packet[7]
+    if total != n or frag or finish(word_sum(memoryview(packet)[:20])):
+        return None  # padded, a fragment, or a bad header: the slow path says which
+    thl = (packet[32] >> 4) << 2
+    flags = packet[33]
+    length = n - 20 - thl
+    if thl < 20 or length <= 0 or flags & ~_MERGEABLE_FLAGS or not flags & ACK:
+        return None
+    segment = memoryview(packet)[20:]
+    pseudo = pseudo_header(packet[12:16], packet[16:20], PROTO_TCP)
+    if finish(pseudo + n - 20 + word_sum(segment)):
+        return None
+    # TOS, DF, TTL, protocol, addresses; ports; ack, offset, window and every option.
+    key = packet[1:2] + packet[6:7] + packet[8:10] + packet[12:24] + packet[28:33] \
+        + packet[34:36] + packet[40:20 + thl]
+    (seq,) = _SEQ.unpack_from(packet, 24)
+    return key, seq, length, bool(flags & PSH)
+
+
+def _flush(run: list[bytes], size: int, out: list[tuple[bytes, int, bool]]) -> None:
+    if not run:
+        return
+    if len(run) == 1:
+        out.append((run[0], 0, True))
+        return
+    first, last = run[0], run[-1]
+    thl = (first[32] >> 4) << 2
+    head = bytearray(first[: 20 + thl])
+    payloads = [memoryview(p)[20 + ((p[32] >> 4) << 2):] for p in run]
+    total = len(head) + sum(len(p) for p in payloads)
+    _IP_LEN_ID.pack_into(head, 2, total, _IP_LEN_ID.unpack_from(first, 2)[1])
+    head[10:12] = b"\x00\x00"
+    _CSUM.pack_into(head, 10, finish(word_sum(head[:20])))
+    head[33] |= last[33] & PSH
+    # The TCP checksum field is now stale, as after Linux's GRO: each segment's was
+    # verified above, and the merged packet goes up as checksum-verified.
+    out.append((bytes(head) + b"".join(payloads), size, True))

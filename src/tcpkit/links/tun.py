@@ -14,6 +14,9 @@ virtio-net header before each packet (``IFF_VNET_HDR``) and the offloads
 This is what wireguard-go and gVisor's netstack do to go from ~2 to 10+ Gbit/s. Where
 the device refuses the offloads (an old kernel, a device opened elsewhere without the
 header), :meth:`TunDevice.open` falls back to plain packets and says so in ``offload``.
+Plain packets still do not cost TCP one pass per segment: the link cuts its GSO packets
+(software GSO, as Linux does at the door of a device without TSO) and merges the
+segments of a read batch (software GRO, as a NIC driver does); see :mod:`tcpkit.wire.gso`.
 
 :class:`TunLink` attaches a host's interface to a device under a
 :class:`~tcpkit.socket.runtime.RealTimeRuntime`: one reader thread waits on the device,

@@ -84,7 +84,17 @@ class Namespace:
             # tcpdump loses what it has not read from its socket when it is stopped, and
             # on a loaded machine it can lag by more than the settle time: wait until the
             # file holds as many packets as crossed the interface.
-            want = self.packets(interface) - start
+            # Packets still on their way when the block ends (the ACK of a FIN sent as
+            # the last actor returned) cross a moment later: count once it is quiet.
+            crossed = self.packets(interface)
+            quiet_by = time.monotonic() + 2.0
+            while time.monotonic() < quiet_by:
+                time.sleep(0.05)
+                now = self.packets(interface)
+                if now == crossed:
+                    break
+                crossed = now
+            want = crossed - start
             deadline = time.monotonic() + 5.0
             while _records(path) < want and time.monotonic() < deadline:
                 time.sleep(0.01)

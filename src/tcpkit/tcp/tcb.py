@@ -11,7 +11,7 @@ made of (``receiver``, ``sender``, ``recovery``, ``segment_arrives``, ``user_cal
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from tcpkit.tcp.buffers import OutOfOrderQueue, ReceiveMemory, ReceiveQueue, SendBuffer
@@ -86,14 +86,9 @@ class SentSegment:
         ``tcp_fragment`` cuts an skb: PSH, FIN, EOR and the skb's end stay on the rest."""
         at = self.seq + count * self.gso
         rest = self.pcount - count
-        head = SentSegment(self.seq, at, self.flags & ACK, self.first_sent, self.last_sent,
-                           self.ever_retransmitted, self.retrans, self.sacked, self.lost,
-                           self.delivered, False, False, count, self.gso if count > 1 else 0)
-        tail = SentSegment(at, self.end, self.flags, self.first_sent, self.last_sent,
-                           self.ever_retransmitted, self.retrans, self.sacked, self.lost,
-                           self.delivered, self.eor, self.skb_end, rest,
-                           self.gso if rest > 1 else 0)
-        return head, tail
+        head = replace(self, end=at, flags=self.flags & ACK, eor=False, skb_end=False,
+                       pcount=count, gso=self.gso if count > 1 else 0)
+        return head, replace(self, seq=at, pcount=rest, gso=self.gso if rest > 1 else 0)
 
     def segments(self) -> list[SentSegment]:
         """One record per segment, each as it was when it left."""
@@ -101,13 +96,10 @@ class SentSegment:
             return [self]
         step = self.gso
         last = self.seq + (self.pcount - 1) * step
-        pieces = [SentSegment(s, s + step, self.flags & ACK, self.first_sent, self.last_sent,
-                              self.ever_retransmitted, self.retrans, self.sacked, self.lost,
-                              self.delivered)
+        pieces = [replace(self, seq=s, end=s + step, flags=self.flags & ACK, eor=False,
+                          skb_end=False, pcount=1, gso=0)
                   for s in range(self.seq, last, step)]
-        pieces.append(SentSegment(last, self.end, self.flags, self.first_sent, self.last_sent,
-                                  self.ever_retransmitted, self.retrans, self.sacked,
-                                  self.lost, self.delivered, self.eor, self.skb_end))
+        pieces.append(replace(self, seq=last, pcount=1, gso=0))
         return pieces
 
 

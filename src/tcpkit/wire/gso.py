@@ -20,7 +20,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from tcpkit.wire.checksum import finish, pseudo_header, word_sum
+from tcpkit.wire.checksum import finish, internet_checksum, pseudo_header, word_sum
 from tcpkit.wire.ipv4 import PROTO_TCP
 from tcpkit.wire.tcp import ACK, CWR, FIN, PSH
 
@@ -51,7 +51,7 @@ def segment_tcp(headers: bytes, payload: bytes | memoryview, tcp_header_len: int
         _IP_LEN_ID.pack_into(ip_head, 2, ihl + tcp_header_len + len(piece),
                              (first_id + index) & 0xFFFF)
         ip_head[10:12] = b"\x00\x00"
-        _CSUM.pack_into(ip_head, 10, finish(word_sum(ip_head)))
+        _CSUM.pack_into(ip_head, 10, internet_checksum(ip_head))
         _SEQ.pack_into(tcp_head, 4, (first_seq + offset) & 0xFFFFFFFF)
         tcp_head[13] = flags & ~((0 if last else FIN | PSH) | (CWR if index else 0))
         tcp_head[16:18] = b"\x00\x00"
@@ -112,7 +112,7 @@ def _mergeable(packet: bytes) -> tuple[bytes, int, int, bool] | None:
     if n < 40 or packet[0] != 0x45 or packet[9] != PROTO_TCP:
         return None
     total, frag = _IP_LEN_ID.unpack_from(packet, 2)[0], packet[6] & 0x3F | packet[7]
-    if total != n or frag or finish(word_sum(memoryview(packet)[:20])):
+    if total != n or frag or internet_checksum(memoryview(packet)[:20]):
         return None  # padded, a fragment, or a bad header: the slow path says which
     thl = (packet[32] >> 4) << 2
     flags = packet[33]
@@ -121,7 +121,7 @@ def _mergeable(packet: bytes) -> tuple[bytes, int, int, bool] | None:
         return None
     segment = memoryview(packet)[20:]
     pseudo = pseudo_header(packet[12:16], packet[16:20], PROTO_TCP)
-    if finish(pseudo + n - 20 + word_sum(segment)):
+    if internet_checksum(segment, pseudo + n - 20):
         return None
     # TOS, DF, TTL, protocol, addresses; ports; ack, offset, window and every option.
     key = packet[1:2] + packet[6:7] + packet[8:10] + packet[12:24] + packet[28:33] \
@@ -143,7 +143,7 @@ def _flush(run: list[bytes], size: int, out: list[tuple[bytes, int, bool]]) -> N
     total = len(head) + sum(len(p) for p in payloads)
     _IP_LEN_ID.pack_into(head, 2, total, _IP_LEN_ID.unpack_from(first, 2)[1])
     head[10:12] = b"\x00\x00"
-    _CSUM.pack_into(head, 10, finish(word_sum(head[:20])))
+    _CSUM.pack_into(head, 10, internet_checksum(head[:20]))
     head[33] |= last[33] & PSH
     # The TCP checksum field is now stale, as after Linux's GRO: each segment's was
     # verified above, and the merged packet goes up as checksum-verified.

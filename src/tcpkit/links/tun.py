@@ -109,12 +109,9 @@ class TunLink:
 
     def __init__(self, runtime: RealTimeRuntime, host: Host, device: TunDevice, *,
                  address: str, mtu: int = 1500, interface: str = "tun0",
-                 gro: bool = True, wrap: Wrap | None = None) -> None:
-        """``gro``: merge what a plain device gives in one batch (:func:`coalesce_tcp`,
-        as a NIC driver's GRO; on by default as in Linux). ``wrap``: see
-        :class:`~tcpkit.links.reader.LinkReader`."""
+                 wrap: Wrap | None = None) -> None:
+        """``wrap``: see :class:`~tcpkit.links.reader.LinkReader`."""
         self.runtime = runtime
-        self.gro = gro
         self.host = host
         self.device = device
         self.received = 0  # packets read from the device
@@ -192,13 +189,12 @@ class TunLink:
         if self.device.offload:
             for data in batch:
                 self._deliver_offloaded(data)
-        elif self.gro:
-            for packet, gso_size, verified in coalesce_tcp(batch):
-                self.host.receive(packet, self.interface, checksum_trusted=verified,
-                                  gso_size=gso_size)
-        else:
-            for data in batch:
-                self.host.receive(data, self.interface)
+            return
+        # A plain device: what one batch holds is merged (coalesce_tcp), as a NIC
+        # driver's GRO does, on as in Linux.
+        for packet, gso_size, verified in coalesce_tcp(batch):
+            self.host.receive(packet, self.interface, checksum_trusted=verified,
+                              gso_size=gso_size)
 
     def _deliver_offloaded(self, data: bytes) -> None:
         try:

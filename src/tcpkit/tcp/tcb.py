@@ -84,11 +84,18 @@ class SentSegment:
     def split(self, count: int) -> tuple[SentSegment, SentSegment]:
         """The first ``count`` segments of a whole GSO packet and the rest, as
         ``tcp_fragment`` cuts an skb: PSH, FIN, EOR and the skb's end stay on the rest."""
+        # Positional constructors, not dataclasses.replace (3x slower): over a device
+        # that does not segment, every other ACK ends inside a packet and cuts it.
         at = self.seq + count * self.gso
         rest = self.pcount - count
-        head = replace(self, end=at, flags=self.flags & ACK, eor=False, skb_end=False,
-                       pcount=count, gso=self.gso if count > 1 else 0)
-        return head, replace(self, seq=at, pcount=rest, gso=self.gso if rest > 1 else 0)
+        head = SentSegment(self.seq, at, self.flags & ACK, self.first_sent, self.last_sent,
+                           self.ever_retransmitted, self.retrans, self.sacked, self.lost,
+                           self.delivered, False, False, count, self.gso if count > 1 else 0)
+        tail = SentSegment(at, self.end, self.flags, self.first_sent, self.last_sent,
+                           self.ever_retransmitted, self.retrans, self.sacked, self.lost,
+                           self.delivered, self.eor, self.skb_end, rest,
+                           self.gso if rest > 1 else 0)
+        return head, tail
 
     def segments(self) -> list[SentSegment]:
         """One record per segment, each as it was when it left."""

@@ -73,13 +73,17 @@ class Recovery(Rack):
 
     def _ack(self, seg: TCPSegment, seq: int, flag: int, now: float) -> int:
         """Linux ``tcp_ack`` (RFC 9293 §3.10.7.4 fifth step): returns ACK_OK, ACK_OLD
-        (an old duplicate, ignored), ACK_TOO_OLD or ACK_UNSENT."""
+        (an old duplicate, ignored), ACK_TOO_OLD or ACK_UNSENT. Without FLAG_SLOWPATH
+        the caller's header prediction vouches for a pure ACK of new data, not beyond
+        SND.NXT, with the window unchanged and no SACK blocks: Linux's fast path, which
+        only moves SND.WL1/WL2 and SND.UNA."""
         ack = unwrap(seg.ack, self.snd_una)
         prior_snd_una = self.snd_una
         prior_packets = self.packets_out
         prior_delivered = self.delivered
         prior_lost = self.lost
-        blocks = self._sack_blocks_in(seg) if self.sack_ok else []
+        slow = flag & FLAG_SLOWPATH
+        blocks = self._sack_blocks_in(seg) if slow and self.sack_ok else []
         self.sack_rtt_us = self.sack_ca_rtt_us = -1
         if ack < prior_snd_una:
             # RFC 5961 §5.2: an ACK older than one window behind is a blind attack.
@@ -101,13 +105,21 @@ class Recovery(Rack):
         self.prior_in_flight = self._in_flight()
         if flag & FLAG_UPDATE_TS_RECENT:
             self._replace_ts_recent(seq)
-        end = seq + len(seg.payload) + (seg.flags & 1) + ((seg.flags >> 1) & 1)
-        if end != seq:
-            flag |= FLAG_DATA
         prior_fack = self._highest_sack_end() if self.sack_ok else prior_snd_una
-        flag |= self._ack_update_window(seg, ack, seq)
-        if blocks:
-            flag |= self._sacktag(blocks, prior_snd_una, ack, now)
+        if slow:
+            end = seq + len(seg.payload) + (seg.flags & 1) + ((seg.flags >> 1) & 1)
+            if end != seq:
+                flag |= FLAG_DATA
+            flag |= self._ack_update_window(seg, ack, seq)
+            if blocks:
+                flag |= self._sacktag(blocks, prior_snd_una, ack, now)
+        else:
+            # tcp_update_wl and tcp_snd_una_update: what _ack_update_window does when
+            # the window is the same.
+            self.snd_wl1 = seq
+            self.snd_wl2 = ack
+            self._snd_una_update(ack)
+            flag |= FLAG_WIN_UPDATE
         self.soft_error = 0
         self.probes_out = 0
         self.rcv_tstamp = now

@@ -25,7 +25,7 @@ from tcpkit.tcp.recovery import (
 from tcpkit.tcp.reset import reset_for
 from tcpkit.tcp.seq import unwrap
 from tcpkit.tcp.state import Event, State
-from tcpkit.tcp.tcb import SentSegment
+from tcpkit.tcp.tcb import CAState, SentSegment
 from tcpkit.tcp.timers import Timers
 from tcpkit.tcp.window import U16_MAX
 from tcpkit.wire.tcp import ACK, FIN, PSH, RST, SYN, TCPSegment
@@ -530,20 +530,81 @@ class SegmentArrives(Timers):
             State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING)
 
     def _predicted(self, seg: TCPSegment, now: float) -> bool:
-        """Linux ``tcp_rcv_established`` fast path, for the bulk receiver: the next
-        in-order data, acknowledging nothing new, window unchanged, only a timestamp
-        option (not older than TS.Recent) or none, nothing unusual pending. It does what
-        the full RFC 9293 §3.10.7.4 processing would do for such a segment, minus the
-        checks that cannot fail; anything else returns False and takes the full path."""
-        payload = seg.payload
-        if (seg.flags | PSH) != ACK | PSH or not payload or self.ofo or self.urg_pending \
-                or self.urg_data is not None or self.urg_read or self.urg_mode \
-                or self.tlp_high_seq or self.dsack is not None:
+        """Linux ``tcp_rcv_established``'s header prediction: the next in-order segment,
+        only ACK (and PSH) set, the window unchanged, only a timestamp option (not older
+        than TS.Recent) or none. Its two halves are the bulk sender's pure ACK of new
+        data and the bulk receiver's next data. Each does what the full RFC 9293
+        §3.10.7.4 processing would do for such a segment, minus the checks that cannot
+        fail; anything else returns False, having changed nothing, for the full path."""
+        if (seg.flags | PSH) != ACK | PSH:
             return False
         rcv_nxt = self.rcv_nxt
-        if seg.seq != rcv_nxt & 0xFFFFFFFF or seg.ack != self.snd_una & 0xFFFFFFFF:
+        if seg.seq != rcv_nxt & 0xFFFFFFFF or (seg.window << self.snd_wscale) != self.snd_wnd:
             return False
-        if (seg.window << self.snd_wscale) != self.snd_wnd:
+        if seg.payload:
+            return self._predicted_data(seg, rcv_nxt, now)
+        return self._predicted_ack(seg, rcv_nxt, now)
+
+    def _predicted_timestamps(self, seg: TCPSegment, rcv_nxt: int, now: float) -> bool:
+        """The option part of the prediction (Linux ``tcp_parse_aligned_timestamp`` and
+        its PAWS shortcut): NOP, NOP, Timestamps when they are in use, else nothing.
+        Takes the timestamps, TS.Recent included (RFC 7323 §4.3, Linux
+        ``tcp_store_ts_recent``), only if the segment is predicted."""
+        options = seg.options
+        if not self.ts_ok:
+            if options:
+                return False
+            self.saw_tstamp = False
+            return True
+        if len(options) != 3:
+            return False
+        stamp = options[2]
+        if not isinstance(stamp, Timestamps) or not options[0] is options[1] is NOP:
+            return False
+        tsval = stamp.tsval
+        if (tsval - self.ts_recent) & 0xFFFFFFFF >= 0x80000000:
+            return False  # older than TS.Recent: PAWS decides
+        self.saw_tstamp = True
+        self.rcv_tsval = tsval
+        self.rcv_tsecr = (stamp.tsecr - self.ts_offset) & 0xFFFFFFFF if stamp.tsecr else 0
+        if rcv_nxt <= self.rcv_wup:
+            self.ts_recent = tsval
+            self.ts_recent_stamp = now
+        return True
+
+    def _predicted_ack(self, seg: TCPSegment, rcv_nxt: int, now: float) -> bool:
+        """The bulk sender's half: a pure ACK of new data, not beyond SND.NXT. Linux
+        hands it to ``tcp_ack`` without FLAG_SLOWPATH, then ``tcp_data_snd_check``; a
+        duplicate or an old ACK takes the full path (RFC 9293 §3.10.7.4 fifth step)."""
+        snd_una = self.snd_una
+        if not 0 < (seg.ack - snd_una) & 0xFFFFFFFF <= self.snd_nxt - snd_una:
+            return False
+        if not self._predicted_timestamps(seg, rcv_nxt, now):
+            return False
+        self._ack(seg, rcv_nxt, 0, now)
+        if self._closed():
+            return True
+        if self.saw_tstamp and self.rcv_tsecr:
+            # All tcp_rcv_rtt_measure_ts does for a segment without data.
+            self.rcv_rtt_last_tsecr = self.rcv_tsecr
+        self._push(now)
+        self._check_space()
+        self._ack_snd_check(now)
+        return True
+
+    def _predicted_data(self, seg: TCPSegment, rcv_nxt: int, now: float) -> bool:
+        """The bulk receiver's half: the next data, acknowledging nothing new, nothing
+        unusual pending."""
+        payload = seg.payload
+        if self.ofo or self.urg_pending or self.urg_data is not None or self.urg_read \
+                or self.urg_mode or self.tlp_high_seq or self.dsack is not None:
+            return False
+        if seg.ack != self.snd_una & 0xFFFFFFFF:
+            return False
+        if self.ca_state != CAState.OPEN:
+            # tcp_ack_is_dubious: outside Open the full path's tcp_ack runs
+            # tcp_fastretrans_alert even for an ACK that acknowledges nothing. Linux's
+            # fast path skips tcp_ack for it all the same; tcpkit keeps both paths alike.
             return False
         length = len(payload)
         if rcv_nxt + length > self.rcv_wup + self.rcv_wnd:
@@ -556,26 +617,8 @@ class SegmentArrives(Timers):
             # tcp_data_snd_check sends it. Linux's fast path would leave it until the
             # next ACK when its header prediction holds; tcpkit keeps both paths alike.
             return False
-        options = seg.options
-        if self.ts_ok:
-            if len(options) != 3:
-                return False
-            stamp = options[2]
-            if not isinstance(stamp, Timestamps) or not options[0] is options[1] is NOP:
-                return False
-            tsval = stamp.tsval
-            if (tsval - self.ts_recent) & 0xFFFFFFFF >= 0x80000000:
-                return False  # older than TS.Recent: PAWS decides
-            self.saw_tstamp = True
-            self.rcv_tsval = tsval
-            self.rcv_tsecr = (stamp.tsecr - self.ts_offset) & 0xFFFFFFFF if stamp.tsecr else 0
-            if rcv_nxt <= self.rcv_wup:
-                self.ts_recent = tsval  # RFC 7323 §4.3 (tcp_replace_ts_recent)
-                self.ts_recent_stamp = now
-        elif options:
+        if not self._predicted_timestamps(seg, rcv_nxt, now):
             return False
-        else:
-            self.saw_tstamp = False
         # tcp_ack for an ACK that acknowledges nothing new but carries data.
         self.prior_in_flight = self._in_flight()
         if rcv_nxt > self.snd_wl1:

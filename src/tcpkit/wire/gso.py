@@ -34,7 +34,12 @@ def segment_tcp(headers: bytes, payload: bytes | memoryview, tcp_header_len: int
     """Cut one IPv4 TCP packet (``headers``: its IP and TCP headers, the TCP checksum
     field as the offload path leaves it) into segments of ``gso_size`` payload bytes
     (at least one segment: a lone segment gets its checksum finished the same way).
-    Returns each segment as its headers and a view of its payload, for ``writev``."""
+    Returns each segment as its headers and a view of its payload, for ``writev``.
+
+    The headers are summed once, with the fields that change from segment to segment
+    (IP total length and identification, TCP sequence number and flags) at zero; each
+    segment adds its own values, as a number is congruent to the sum of its 16-bit
+    words modulo 0xFFFF. Only the payload is summed per segment."""
     ihl = len(headers) - tcp_header_len
     ip_head = bytearray(headers[:ihl])
     tcp_head = bytearray(headers[ihl:])
@@ -42,22 +47,30 @@ def segment_tcp(headers: bytes, payload: bytes | memoryview, tcp_header_len: int
     (first_seq,) = _SEQ.unpack_from(tcp_head, 4)
     flags = tcp_head[13]
     pseudo = pseudo_header(bytes(ip_head[12:16]), bytes(ip_head[16:20]), PROTO_TCP)
+    ip_head[2:6] = b"\x00\x00\x00\x00"
+    ip_head[10:12] = b"\x00\x00"
+    ip_sum = word_sum(ip_head)
+    tcp_head[4:8] = b"\x00\x00\x00\x00"
+    tcp_head[13] = 0
+    tcp_head[16:18] = b"\x00\x00"
+    tcp_sum = pseudo + tcp_header_len + word_sum(tcp_head)
     view = payload if isinstance(payload, memoryview) else memoryview(payload)
     total = len(view)
+    middle = flags & ~(FIN | PSH)
     out: list[tuple[bytes, bytes | memoryview]] = []
     for index, offset in enumerate(range(0, max(total, 1), gso_size)):
         piece = view[offset : offset + gso_size]
-        last = offset + gso_size >= total
-        _IP_LEN_ID.pack_into(ip_head, 2, ihl + tcp_header_len + len(piece),
-                             (first_id + index) & 0xFFFF)
-        ip_head[10:12] = b"\x00\x00"
-        _CSUM.pack_into(ip_head, 10, internet_checksum(ip_head))
-        _SEQ.pack_into(tcp_head, 4, (first_seq + offset) & 0xFFFFFFFF)
-        tcp_head[13] = flags & ~((0 if last else FIN | PSH) | (CWR if index else 0))
-        tcp_head[16:18] = b"\x00\x00"
-        csum = finish(pseudo + tcp_header_len + len(piece) + word_sum(tcp_head)
-                      + word_sum(piece))
-        _CSUM.pack_into(tcp_head, 16, csum)
+        length = len(piece)
+        ip_len = ihl + tcp_header_len + length
+        ident = (first_id + index) & 0xFFFF
+        _IP_LEN_ID.pack_into(ip_head, 2, ip_len, ident)
+        _CSUM.pack_into(ip_head, 10, finish(ip_sum + ip_len + ident))
+        seq = (first_seq + offset) & 0xFFFFFFFF
+        seg_flags = (flags if offset + gso_size >= total else middle) & ~(CWR if index else 0)
+        _SEQ.pack_into(tcp_head, 4, seq)
+        tcp_head[13] = seg_flags
+        _CSUM.pack_into(tcp_head, 16, finish(tcp_sum + length + seq + seg_flags
+                                             + word_sum(piece)))
         out.append((bytes(ip_head) + bytes(tcp_head), piece))
     return out
 
@@ -111,14 +124,15 @@ def _mergeable(packet: bytes) -> tuple[bytes, int, int, bool] | None:
     n = len(packet)
     if n < 40 or packet[0] != 0x45 or packet[9] != PROTO_TCP:
         return None
-    total, frag = _IP_LEN_ID.unpack_from(packet, 2)[0], packet[6] & 0x3F | packet[7]
-    if total != n or frag or internet_checksum(memoryview(packet)[:20]):
-        return None  # padded, a fragment, or a bad header: the slow path says which
     thl = (packet[32] >> 4) << 2
     flags = packet[33]
     length = n - 20 - thl
+    # First what costs nothing: a bulk sender reads mostly pure ACKs, never merged.
     if thl < 20 or length <= 0 or flags & ~_MERGEABLE_FLAGS or not flags & ACK:
         return None
+    total, frag = _IP_LEN_ID.unpack_from(packet, 2)[0], packet[6] & 0x3F | packet[7]
+    if total != n or frag or internet_checksum(memoryview(packet)[:20]):
+        return None  # padded, a fragment, or a bad header: the slow path says which
     segment = memoryview(packet)[20:]
     pseudo = pseudo_header(packet[12:16], packet[16:20], PROTO_TCP)
     if internet_checksum(segment, pseudo + n - 20):

@@ -7,9 +7,9 @@ second conversion.
 
 from __future__ import annotations
 
-import socket
 import struct
 from dataclasses import dataclass, field
+from socket import inet_ntoa
 from typing import Final, overload
 
 from tcpkit.wire.addresses import pack_ipv4
@@ -137,13 +137,16 @@ def parse_ipv4(
     n = len(data)
     need("ipv4", n, MIN_HEADER_LEN, "IPv4 header", base)
     (vihl, tos, total, ident, frag, ttl, proto, csum, src, dst) = _FIXED.unpack_from(data, 0)
-    version = vihl >> 4
-    if version != 4:
-        raise MalformedPacket("ipv4", f"version {version} is not 4", base)
-    hlen = (vihl & 0x0F) * 4
-    if hlen < MIN_HEADER_LEN:
-        raise MalformedPacket("ipv4", f"header length {hlen} is below 20", base)
-    need("ipv4", n, hlen, "IPv4 header with options", base)
+    if vihl == 0x45:
+        hlen = MIN_HEADER_LEN  # the usual header, without options
+    else:
+        version = vihl >> 4
+        if version != 4:
+            raise MalformedPacket("ipv4", f"version {version} is not 4", base)
+        hlen = (vihl & 0x0F) * 4
+        if hlen < MIN_HEADER_LEN:
+            raise MalformedPacket("ipv4", f"header length {hlen} is below 20", base)
+        need("ipv4", n, hlen, "IPv4 header with options", base)
     if total < hlen:
         raise MalformedPacket("ipv4", f"total length {total} is shorter than the header", base + 2)
     end = min(total, n) if partial else total
@@ -151,25 +154,13 @@ def parse_ipv4(
         raise MalformedPacket(
             "ipv4", f"total length {total} exceeds the {n} bytes received", base + 2
         )
-    if verify:
-        check = internet_checksum(data[:hlen])
-        if check:
-            expected = internet_checksum(bytes(data[:10]) + b"\x00\x00" + bytes(data[12:hlen]))
-            raise BadChecksum("ipv4", csum, expected, base + 10)
-    header = IPv4Header(
-        src=socket.inet_ntoa(src),
-        dst=socket.inet_ntoa(dst),
-        protocol=proto,
-        ttl=ttl,
-        tos=tos,
-        identification=ident,
-        flags=frag >> 13,
-        fragment_offset=(frag & 0x1FFF) << 3,
-        options=bytes(data[MIN_HEADER_LEN:hlen]),
-        total_length=total,
-        checksum=csum,
-        src_packed=bytes(src),
-        dst_packed=bytes(dst),
-    )
+    if verify and internet_checksum(data[:hlen]):
+        expected = internet_checksum(bytes(data[:10]) + b"\x00\x00" + bytes(data[12:hlen]))
+        raise BadChecksum("ipv4", csum, expected, base + 10)
+    # Positional, in field order: keywords cost a third of the parse.
+    header = IPv4Header(inet_ntoa(src), inet_ntoa(dst), proto, ttl, tos, ident, frag >> 13,
+                        (frag & 0x1FFF) << 3,
+                        bytes(data[MIN_HEADER_LEN:hlen]) if hlen > MIN_HEADER_LEN else b"",
+                        total, csum, src, dst)
     payload = data[hlen:end]
     return header, payload if isinstance(payload, memoryview | bytes) else bytes(payload)

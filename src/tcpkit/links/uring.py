@@ -40,6 +40,8 @@ _SQE_SIZE: Final = 64
 _CQE_SIZE: Final = 16
 # opcode, flags, ioprio, fd, off, addr, len, rw_flags, user_data (struct io_uring_sqe)
 _SQE: Final = struct.Struct("=BBHiQQIIQ")
+_SQE_FLAGS_AT: Final = 1
+_SQE_LEN_AT: Final = 24
 _CQE: Final = struct.Struct("=Qi")  # user_data, res
 _U32: Final = struct.Struct("=I")
 _CURRENT_POSITION: Final = 0xFFFFFFFFFFFFFFFF  # off = -1: a stream has no offset
@@ -111,7 +113,11 @@ class BatchWriter:
         # The packets' bytes, at an address that stays put while the kernel reads it.
         self._slots = ctypes.create_string_buffer(self.entries * slot_size)
         self._slot_view = memoryview(self._slots).cast("B")
-        self._slot_base = ctypes.addressof(self._slots)
+        base = ctypes.addressof(self._slots)
+        # SQE i always writes slot i: all but the length is filled once, here.
+        for i in range(self.entries):
+            _SQE.pack_into(self._sqes, i * _SQE_SIZE, _IORING_OP_WRITE, _IOSQE_IO_LINK, 0,
+                           fd, _CURRENT_POSITION, base + i * slot_size, 0, 0, 0)
 
     def _map(self, params: _Params) -> None:
         sq, cq = params.sq_off, params.cq_off
@@ -152,7 +158,7 @@ class BatchWriter:
             return failed
         ring = True  # until a submission breaks it
         view, size, mask, entries = self._slot_view, self.slot_size, self._sq_mask, self.entries
-        sqes, fd, pack_sqe, slot_base = self._sqes, self.fd, _SQE.pack_into, self._slot_base
+        sqes, set_length = self._sqes, _U32.pack_into
         count = 0  # filled, not yet submitted
         for parts in packets:
             if not ring:
@@ -168,8 +174,7 @@ class BatchWriter:
                 view[at:end] = part
                 at = end
             else:
-                pack_sqe(sqes, index * _SQE_SIZE, _IORING_OP_WRITE, _IOSQE_IO_LINK, 0, fd,
-                         _CURRENT_POSITION, slot_base + start, at - start, 0, 0)
+                set_length(sqes, index * _SQE_SIZE + _SQE_LEN_AT, at - start)
                 count += 1
                 if count == entries:
                     ring = self._submit(count, failed)
@@ -190,7 +195,7 @@ class BatchWriter:
 
     def _slot(self, index: int) -> memoryview:
         """The packet SQE ``index`` would write."""
-        length = _SQE.unpack_from(self._sqes, index * _SQE_SIZE)[6]
+        length = _U32.unpack_from(self._sqes, index * _SQE_SIZE + _SQE_LEN_AT)[0]
         start = index * self.slot_size
         return self._slot_view[start : start + length]
 
@@ -206,7 +211,8 @@ class BatchWriter:
             # never handed over, is filled again next time.
             self._write_one([self._slot(last)], failed)
             return True
-        self._sqes[last * _SQE_SIZE + 1] = 0  # the last SQE ends the batch's link chain
+        flags_at = last * _SQE_SIZE + _SQE_FLAGS_AT
+        self._sqes[flags_at] = 0  # the batch's last SQE ends its link chain
         self._tail = (tail + count) & 0xFFFFFFFF
         _U32.pack_into(self._sq_ring, self._sq_tail_at, self._tail)
         submitted = 0
@@ -224,6 +230,7 @@ class BatchWriter:
             self._break(code, tail, count, submitted, failed)
             return False
         self._reap(count, failed)
+        self._sqes[flags_at] = _IOSQE_IO_LINK
         return True
 
     def _break(self, code: int, tail: int, count: int, submitted: int,

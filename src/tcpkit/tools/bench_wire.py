@@ -86,7 +86,7 @@ CANDIDATES: dict[str, Callable[[bytes], int]] = {
     "array('H') + sum": array_words,
     "memoryview.cast('H') + sum": memoryview_words,
     "int.from_bytes % 0xFFFF": int_single_mod,
-    "tcpkit (int.from_bytes, fold > 4 KiB)": internet_checksum,
+    "tcpkit (from_bytes in quarters > 1 KiB)": internet_checksum,
 }
 
 

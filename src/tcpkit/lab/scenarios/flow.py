@@ -105,7 +105,11 @@ def _lossy(stage: Stage) -> None:
         while chunk := conn.recv(65536):
             total += len(chunk)
         conn.sendall(b"%d\n" % total)
-        stage.sleep(0.1)
+        # Well after the client's close(), not at the same instant: a FIN reaching Linux
+        # on one core while close() on another turns the client's FIN-WAIT-2 socket
+        # into a timewait one can land in the closed socket's backlog and be dropped,
+        # to be resent after an RTO (tcp_close: __release_sock, then tcp_time_wait).
+        stage.sleep(0.2)
         conn.close()
 
     def client(sk: LoggedSockets) -> None:

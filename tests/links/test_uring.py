@@ -48,6 +48,19 @@ def _packets(rng: random.Random, count: int, largest: int) -> list[list[bytes | 
     return out
 
 
+def _refuse(monkeypatch: pytest.MonkeyPatch, call: int, code: int) -> None:
+    """System call ``call`` fails with ``code`` from now on."""
+    real = uring._syscall
+
+    def syscall(number: ctypes.c_long, *args: object) -> int:
+        if number.value == call:
+            ctypes.set_errno(code)
+            return -1
+        return real(number, *args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(uring, "_syscall", syscall)
+
+
 def _read(sock: socket.socket, count: int) -> list[bytes]:
     return [sock.recv(1 << 16) for _ in range(count)]
 
@@ -86,15 +99,7 @@ def test_a_ring_that_fails_loses_nothing(device: tuple[socket.socket, socket.soc
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     ours, theirs = device
     writer = _writer(ours.fileno(), entries=8, slot_size=512)
-    real = uring._syscall
-
-    def enter_fails(number: ctypes.c_long, *args: object) -> int:
-        if number.value == uring._SYS_IO_URING_ENTER:
-            ctypes.set_errno(errno.ENOMEM)
-            return -1
-        return real(number, *args)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(uring, "_syscall", enter_fails)
+    _refuse(monkeypatch, uring._SYS_IO_URING_ENTER, errno.ENOMEM)
     packets = _packets(random.Random(9), 20, 300)
     try:
         assert writer.write(packets) == []
@@ -111,15 +116,7 @@ def test_without_io_uring_one_write_per_packet(device: tuple[socket.socket, sock
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the kernel refuses io_uring (kernel.io_uring_disabled=2: EPERM)."""
     ours, theirs = device
-    real = uring._syscall
-
-    def setup_refused(number: ctypes.c_long, *args: object) -> int:
-        if number.value == uring._SYS_IO_URING_SETUP:
-            ctypes.set_errno(errno.EPERM)
-            return -1
-        return real(number, *args)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(uring, "_syscall", setup_refused)
+    _refuse(monkeypatch, uring._SYS_IO_URING_SETUP, errno.EPERM)
     writer = BatchWriter(ours.fileno())
     assert writer.broken == "io_uring: Operation not permitted"
     packets = _packets(random.Random(11), 12, 3000)

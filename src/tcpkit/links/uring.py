@@ -27,8 +27,12 @@ import os
 import struct
 from typing import Final
 
-_SYS_IO_URING_SETUP: Final = 425  # the same number on every architecture (since 5.1)
+# The numbers of the unified system call table (Linux 5.1+), which these machines use;
+# alpha, ia64 and mips number them otherwise, and get no ring.
+_SYS_IO_URING_SETUP: Final = 425
 _SYS_IO_URING_ENTER: Final = 426
+_UNIFIED_TABLE: Final = frozenset({"x86_64", "i386", "i686", "aarch64", "armv7l", "armv8l",
+                                   "riscv64", "ppc64le", "ppc64", "s390x", "loongarch64"})
 _IORING_OFF_SQ_RING: Final = 0
 _IORING_OFF_CQ_RING: Final = 0x8000000
 _IORING_OFF_SQES: Final = 0x10000000
@@ -98,6 +102,9 @@ class BatchWriter:
         # Why the ring is not used (never was, or failed once): one writev per packet.
         self.broken: str | None = None
         self._ring_fd = -1
+        if os.uname().machine not in _UNIFIED_TABLE:
+            self.broken = f"io_uring: system call numbers unknown on {os.uname().machine}"
+            return
         params = _Params()
         try:
             self._ring_fd = _check(_syscall(ctypes.c_long(_SYS_IO_URING_SETUP),

@@ -15,6 +15,7 @@ import struct
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +66,12 @@ def test_offload_is_negotiated(world: TunWorld) -> None:
     expected = link._transmit_tcp if world.device.offload else link._segment_tcp
     assert link.interface.transmit_tcp == expected
     assert world.host.tso_toward("192.0.2.1")
+    # Writes leave in io_uring batches (links/uring) wherever the kernel allows it.
+    disabled = Path("/proc/sys/kernel/io_uring_disabled")
+    if not disabled.exists() or disabled.read_text().strip() == "0":
+        assert link.writes == "io_uring batches"
+    else:
+        assert link.writes.startswith("one writev per packet (io_uring: ")
 
 
 def test_kernel_client_sends_bulk_to_tcpkit(world: TunWorld) -> None:

@@ -156,6 +156,13 @@ class TunLink:
             finally:
                 self._writing.release()
 
+    @property
+    def writes(self) -> str:
+        """How packets reach the device: in io_uring batches, or one ``writev`` each
+        and why."""
+        broken = self._writer.broken
+        return "io_uring batches" if broken is None else f"one writev per packet ({broken})"
+
     def _write_failed(self, code: int) -> None:
         # EIO: the device went down; EAGAIN cannot happen (tun never blocks a writer);
         # ECANCELED: an earlier packet of its io_uring batch failed. The packet is

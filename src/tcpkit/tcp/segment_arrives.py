@@ -575,7 +575,9 @@ class SegmentArrives(Timers):
     def _predicted_ack(self, seg: TCPSegment, rcv_nxt: int, now: float) -> bool:
         """The bulk sender's half: a pure ACK of new data, not beyond SND.NXT. Linux
         hands it to ``tcp_ack`` without FLAG_SLOWPATH, then ``tcp_data_snd_check``; a
-        duplicate or an old ACK takes the full path (RFC 9293 §3.10.7.4 fifth step)."""
+        duplicate or an old ACK takes the full path (RFC 9293 §3.10.7.4 fifth step).
+        The delayed-ACK check the full path ends with runs here too (Linux's fast path
+        skips it), so that both paths stay alike when an ACK of ours is pending."""
         snd_una = self.snd_una
         if not 0 < (seg.ack - snd_una) & 0xFFFFFFFF <= self.snd_nxt - snd_una:
             return False

@@ -79,10 +79,15 @@ class SegmentArrives(Timers):
             return
         for opt in seg.options:
             if isinstance(opt, Timestamps):
-                self.saw_tstamp = True
-                self.rcv_tsval = opt.tsval
-                self.rcv_tsecr = (opt.tsecr - self.ts_offset) & 0xFFFFFFFF if opt.tsecr else 0
+                self._take_timestamps(opt)
                 return
+
+    def _take_timestamps(self, stamp: Timestamps) -> None:
+        """A segment's timestamps (RFC 7323 §3): TSval as sent, TSecr taken back to our
+        own clock (0: nothing echoed)."""
+        self.saw_tstamp = True
+        self.rcv_tsval = stamp.tsval
+        self.rcv_tsecr = (stamp.tsecr - self.ts_offset) & 0xFFFFFFFF if stamp.tsecr else 0
 
     def _parse_syn_options(self, seg: TCPSegment) -> tuple[int, int | None, bool, bool]:
         """A SYN's options as Linux ``tcp_parse_options`` takes them: the MSS to clamp
@@ -564,9 +569,7 @@ class SegmentArrives(Timers):
         tsval = stamp.tsval
         if (tsval - self.ts_recent) & 0xFFFFFFFF >= 0x80000000:
             return False  # older than TS.Recent: PAWS decides
-        self.saw_tstamp = True
-        self.rcv_tsval = tsval
-        self.rcv_tsecr = (stamp.tsecr - self.ts_offset) & 0xFFFFFFFF if stamp.tsecr else 0
+        self._take_timestamps(stamp)
         if rcv_nxt <= self.rcv_wup:
             self.ts_recent = tsval
             self.ts_recent_stamp = now

@@ -224,10 +224,7 @@ class BatchWriter:
         _U32.pack_into(self._sq_ring, self._sq_tail_at, self._tail)
         submitted = 0
         while submitted < count:
-            # Submits, and waits for all, with the GIL released (ctypes lets it go).
-            done = _syscall(ctypes.c_long(_SYS_IO_URING_ENTER), ctypes.c_long(self._ring_fd),
-                            ctypes.c_long(count - submitted), ctypes.c_long(count - submitted),
-                            ctypes.c_long(_IORING_ENTER_GETEVENTS), None, ctypes.c_long(0))
+            done = self._enter(count - submitted, count - submitted)
             if done >= 0:
                 submitted += done
                 continue
@@ -239,6 +236,13 @@ class BatchWriter:
         self._reap(count, failed)
         self._sqes[flags_at] = _IOSQE_IO_LINK
         return True
+
+    def _enter(self, to_submit: int, min_complete: int) -> int:
+        """io_uring_enter: submit ``to_submit`` SQEs and wait for ``min_complete``
+        completions, with the GIL released (ctypes lets it go); -1 and errno on error."""
+        return int(_syscall(ctypes.c_long(_SYS_IO_URING_ENTER), ctypes.c_long(self._ring_fd),
+                            ctypes.c_long(to_submit), ctypes.c_long(min_complete),
+                            ctypes.c_long(_IORING_ENTER_GETEVENTS), None, ctypes.c_long(0)))
 
     def _break(self, code: int, tail: int, count: int, submitted: int,
                failed: list[int]) -> None:
@@ -259,9 +263,7 @@ class BatchWriter:
             tail = _U32.unpack_from(cq, self._cq_tail_at)[0]
             if head == tail:
                 # Woken before all completed (EINTR): wait for the rest.
-                _syscall(ctypes.c_long(_SYS_IO_URING_ENTER), ctypes.c_long(self._ring_fd),
-                         ctypes.c_long(0), ctypes.c_long(count - seen),
-                         ctypes.c_long(_IORING_ENTER_GETEVENTS), None, ctypes.c_long(0))
+                self._enter(0, count - seen)
                 continue
             while head != tail and seen < count:
                 _, res = _CQE.unpack_from(cq, self._cqes_at + (head & self._cq_mask) * _CQE_SIZE)

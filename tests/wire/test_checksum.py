@@ -22,8 +22,9 @@ def test_matches_per_byte_reference(data: bytes) -> None:
     assert internet_checksum(data) == per_byte_loop(data)
 
 
-def test_large_buffers_take_the_folding_path() -> None:
-    for size in (4095, 4096, 4097, 65535, 65536, 200_001):
+def test_buffers_either_side_of_the_split_and_the_fold() -> None:
+    """word_sum reads more than 1 KiB in quarters; finish folds sums above 4096 bits."""
+    for size in (1023, 1024, 1025, 1026, 1449, 4095, 4096, 4097, 65535, 65536, 200_001):
         data = os.urandom(size)
         assert internet_checksum(data) == per_byte_loop(data), size
 

@@ -176,6 +176,36 @@ def not_a_buffer(sk: ModuleType) -> Observed:
     return seen
 
 
+def _value_error(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+
+
+def recv_into_sizes(sk: ModuleType) -> Observed:
+    """recv_into's size checks, then reads that cut the queued writes at odd places, peek
+    included: each byte arrives once, in order, into the right place of the buffer."""
+    srv, cli, conn = _pair(sk)
+    conn.settimeout(2)
+    buf = bytearray(8)
+    seen = [_value_error(lambda: conn.recv_into(buf, 9)),
+            _value_error(lambda: conn.recv_into(buf, -1)),
+            _value_error(lambda: conn.recv(-1))]
+    for part in (b"abc", b"defgh", b"ijklmnopq", b"r"):
+        cli.send(part)
+        time.sleep(0.05)  # one segment each, so the queue holds them apart
+    view = memoryview(buf)
+    seen.append(conn.recv_into(view[2:], 4, stdlib.MSG_PEEK))
+    seen.append(bytes(buf))
+    for size in (2, 5, 8, 3):
+        n = conn.recv_into(buf, size)
+        seen.append((n, bytes(buf[:n])))
+    cli.close()
+    seen.append(conn.recv_into(buf))
+    return seen
+
+
 def address_in_use(sk: ModuleType) -> Observed:
     a = sk.socket()
     a.bind(("127.0.0.1", 0))
@@ -428,4 +458,4 @@ STORIES = [connect_to_closed_port, close_with_unread_data, answer_then_reset, li
            time_wait_blocks_bind, server_restart_needs_reuseaddr, accept_queue_overflow,
            option_values, timeouts, peek_and_waitall, connect_completed_by_poll,
            names_after_reset, names_after_orderly_close, options_are_per_socket,
-           tcp_info_times, not_a_buffer, zerocopy_notifications]
+           tcp_info_times, not_a_buffer, recv_into_sizes, zerocopy_notifications]

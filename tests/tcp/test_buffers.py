@@ -135,3 +135,27 @@ def test_send_buffer_owns_what_it_keeps_of_a_large_write(kind: str, size: int,
     assert bytes(early) == original[:4000] and bytes(late) == kept[:4000]
     buf.append(b"y" * 20000)
     assert buf.slice(1 + len(kept), 20000) == b"y" * 20000
+
+
+@given(st.lists(st.tuples(st.binary(min_size=1, max_size=300), st.booleans()), max_size=20),
+       st.lists(st.tuples(st.integers(1, 500), st.booleans()), max_size=30))
+def test_receive_queue_take_hands_out_the_queued_memory(
+        chunks: list[tuple[bytes, bool]], takes: list[tuple[int, bool]]) -> None:
+    """``take`` copies nothing: each piece is a queued chunk or a view of one, and the
+    pieces hold exactly the bytes a read would have returned."""
+    queue = ReceiveQueue()
+    model = b""
+    backing: set[int] = set()
+    for data, as_view in chunks:
+        packet = b"hdr" + data  # a device's packet; the payload is a view past its header
+        queue.append(memoryview(packet)[3:] if as_view else data)
+        backing.add(id(packet) if as_view else id(data))
+        model += data
+    for size, peek in takes:
+        pieces = queue.take(size, peek=peek)
+        assert b"".join(pieces) == model[:size]
+        for piece in pieces:
+            assert id(piece.obj if isinstance(piece, memoryview) else piece) in backing
+        if not peek:
+            model = model[size:]
+        assert len(queue) == len(model)

@@ -235,8 +235,12 @@ class socket:  # noqa: N801 (the stdlib's name)
         timeout = self._dontwait(flags)
         if flags & _stdlib.MSG_WAITALL and not peek and not oob:
             return self._recv_all(bufsize)
-        return self._call(lambda: self._sock.recv(bufsize, peek=peek, oob=oob),
-                          self._sock.readable, timeout)
+        if oob:
+            return self._call(lambda: self._sock.recv(bufsize, peek=peek, oob=True),
+                              self._sock.readable, timeout)
+        # Joined outside the runtime's lock: the reader thread need not wait for the copy.
+        return b"".join(self._call(lambda: self._sock.recv_pieces(bufsize, peek=peek),
+                                   self._sock.readable, timeout))
 
     def _recv_all(self, bufsize: int) -> bytes:
         chunks = bytearray()
@@ -253,10 +257,24 @@ class socket:  # noqa: N801 (the stdlib's name)
         if view.readonly:
             raise TypeError("recv_into() argument 'buffer' must be read-write bytes-like "
                             f"object, not {type(buffer).__name__}")
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recv_into")
+        if nbytes > len(view):
+            raise ValueError("buffer too small for requested bytes")
         size = nbytes or len(view)
-        data = self.recv(size, flags)
-        view[:len(data)] = data
-        return len(data)
+        if flags & (_stdlib.MSG_WAITALL | _stdlib.MSG_OOB):
+            data = self.recv(size, flags)
+            view[:len(data)] = data
+            return len(data)
+        peek = bool(flags & _stdlib.MSG_PEEK)
+        pieces = self._call(lambda: self._sock.recv_pieces(size, peek=peek),
+                            self._sock.readable, self._dontwait(flags))
+        # One copy, from the queued segments into the caller's buffer, outside the lock.
+        end = 0
+        for piece in pieces:
+            start, end = end, end + len(piece)
+            view[start:end] = piece
+        return end
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0,
                 flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int, None]:

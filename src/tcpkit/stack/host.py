@@ -475,8 +475,9 @@ class Host:
         A malformed one is counted and dropped, never raised. A device that offloads
         says the transport checksum needs no check (``checksum_trusted``: CHECKSUM_PARTIAL
         or CHECKSUM_UNNECESSARY) and what size of segments a super-segment was made of
-        (``gso_size``). ``packet`` may be a view (of bytes that stay as they are): only
-        TCP takes it as one, and copies what it keeps; the rest take bytes."""
+        (``gso_size``). ``packet`` may be a view: TCP keeps its payload as one when it
+        is a view of bytes (:mod:`tcpkit.wire.frozen`), and copies it otherwise; the
+        rest take bytes."""
         if self.down or not interface.up:
             return
         counters = self.counters

@@ -352,16 +352,29 @@ class TcpSock:
         return conn is not None and conn.zerocopy is not None and bool(conn.zerocopy.queue)
 
     def recv(self, size: int, *, peek: bool = False, oob: bool = False) -> bytes:
+        if not oob:
+            return b"".join(self.recv_pieces(size, peek=peek))
+        conn = self._receiving()
+        try:
+            return conn.receive_urgent(self.host.now, peek=peek)
+        finally:
+            self._after(conn)
+
+    def recv_pieces(self, size: int, *, peek: bool = False) -> list[bytes | memoryview]:
+        """:meth:`recv` without the copy (``Connection.receive_pieces``): what
+        ``recv_into`` copies straight into the caller's buffer."""
+        conn = self._receiving()
+        try:
+            return conn.receive_pieces(size, self.host.now, peek=peek)
+        finally:
+            self._after(conn)
+
+    def _receiving(self) -> Connection:
         self._usable()
         conn = self.conn
         if conn is None:
             raise _err(errno.ENOTCONN)
-        try:
-            if oob:
-                return conn.receive_urgent(self.host.now, peek=peek)
-            return conn.receive(size, self.host.now, peek=peek)
-        finally:
-            self._after(conn)
+        return conn
 
     def _after(self, conn: Connection) -> None:
         attached = self.attached

@@ -1,14 +1,17 @@
 """The send buffer, the receive queue and the out-of-order store.
 
 All three index data by unwrapped sequence number (see :mod:`tcpkit.tcp.seq`) and keep
-the application's bytes as ``bytes`` chunks: appending, acknowledging and reading move
-references and slice memory once, never per byte.
+it in chunks: appending, acknowledging and reading move references and slice memory
+once, never per byte. What the receive side holds cannot change (bytes, or views of
+bytes: :mod:`tcpkit.wire.frozen`), so it is handed out without a copy.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
+
+from tcpkit.wire.frozen import is_frozen_view
 
 _COALESCE = 16384  # small writes are gathered into one chunk up to this size
 
@@ -53,7 +56,7 @@ class SendBuffer:
             self._starts.append(self.end)
         else:
             if isinstance(data, memoryview):
-                if not (data.readonly and type(data.obj) is bytes):
+                if not is_frozen_view(data):
                     self._borrowed = True  # the caller may change it once the call returns
             elif not isinstance(data, bytes):
                 data = memoryview(data).cast("B")
@@ -171,42 +174,46 @@ class ReceiveQueue:
     __slots__ = ("_chunks", "_head", "length")
 
     def __init__(self) -> None:
-        self._chunks: list[bytes] = []  # a list: see TCB.rtx
+        self._chunks: list[bytes | memoryview] = []  # a list: see TCB.rtx
         self._head = 0  # bytes of the first chunk already read
         self.length = 0
 
     def __len__(self) -> int:
         return self.length
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes | memoryview) -> None:
         if data:
             self._chunks.append(data)
             self.length += len(data)
 
     def read(self, size: int, *, peek: bool = False) -> bytes:
         """Up to ``size`` bytes from the front; with ``peek`` they stay queued."""
+        return b"".join(self.take(size, peek=peek))
+
+    def take(self, size: int, *, peek: bool = False) -> list[bytes | memoryview]:
+        """Up to ``size`` bytes from the front as the pieces they are queued in, not
+        copied: a chunk read whole is itself, a part of one a view. The chunks are
+        immutable (bytes, or views of bytes), so the pieces may outlive the queue's hold
+        on them; ``recv_into`` copies them once, straight into the caller's buffer."""
         size = min(size, self.length)
         if size <= 0:
-            return b""
+            return []
         chunks, head = self._chunks, self._head
-        first = chunks[0]
-        if len(first) - head >= size:
-            out = first[head : head + size]
-            if not peek:
-                self._advance(size)
-            return out
-        parts = []
+        pieces: list[bytes | memoryview] = []
         need = size
         for chunk in chunks:
-            piece = chunk[head : head + need]
-            parts.append(piece)
-            need -= len(piece)
+            left = len(chunk) - head
+            if head or left > need:
+                chunk = memoryview(chunk)[head : head + need]
+                left = len(chunk)
+            pieces.append(chunk)
+            need -= left
             head = 0
             if not need:
                 break
         if not peek:
             self._advance(size)
-        return b"".join(parts)
+        return pieces
 
     def discard(self, size: int) -> None:
         """Drop ``size`` bytes from the front without copying them."""
@@ -245,7 +252,7 @@ class OutOfOrderQueue:
         # The lists exist only while something is held: most connections never see a
         # hole, and two empty lists would be 112 of an idle connection's bytes.
         self._starts: list[int] | tuple[()] = ()
-        self._data: list[bytes] | tuple[()] = ()
+        self._data: list[bytes | memoryview] | tuple[()] = ()
         self.size = 0
 
     def __bool__(self) -> bool:
@@ -265,7 +272,7 @@ class OutOfOrderQueue:
                 merged.append((start, end))
         return merged
 
-    def add(self, start: int, data: bytes) -> tuple[int, int] | None:
+    def add(self, start: int, data: bytes | memoryview) -> tuple[int, int] | None:
         """Store what is new in ``data``; returns the (start, end) of bytes that were
         already held (for a D-SACK, RFC 2883 §4), or None if all of it was new."""
         end = start + len(data)
@@ -274,7 +281,7 @@ class OutOfOrderQueue:
             starts, held = self._starts, self._data = [], []
         i = bisect_right(starts, start)
         duplicate: tuple[int, int] | None = None
-        pieces: list[tuple[int, bytes]] = []
+        pieces: list[tuple[int, bytes | memoryview]] = []
         pos = start
         j = max(i - 1, 0)
         while j < len(starts) and starts[j] < end:
@@ -297,10 +304,10 @@ class OutOfOrderQueue:
             self.size += len(piece)
         return duplicate
 
-    def pop_ready(self, rcv_nxt: int) -> list[tuple[int, bytes]]:
+    def pop_ready(self, rcv_nxt: int) -> list[tuple[int, bytes | memoryview]]:
         """Remove and return the pieces that start at or before ``rcv_nxt``, in order,
         as long as they are contiguous from it (the caller trims what it already has)."""
-        out: list[tuple[int, bytes]] = []
+        out: list[tuple[int, bytes | memoryview]] = []
         starts, held = self._starts, self._data
         if not isinstance(starts, list) or not isinstance(held, list):
             return out

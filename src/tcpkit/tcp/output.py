@@ -14,7 +14,6 @@ Option layouts, byte for byte as Linux writes them:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
 from tcpkit.tcp.config import MAX_SACK_BLOCKS
 from tcpkit.tcp.seq import MASK
@@ -108,11 +107,9 @@ class Output(Window):
             elif seq + 0xFFFF > self.snd_nxt:
                 urgent = 0xFFFF
                 flags |= URG
-        # A view (SendBuffer.view) is of immutable bytes and goes only to a device that
-        # takes the payload by reference: for all a sent segment meets, it is bytes.
         segment = TCPSegment(
             self.local[1], self.remote[1], seq & MASK, self.rcv_nxt & MASK if flags & ACK else 0,
-            flags, window, urgent, options, cast(bytes, payload), None, gso_size,
+            flags, window, urgent, options, payload, None, gso_size,
         )
         refuses = self.device_refuses
         sent = refuses is None or not self._device_refused(refuses)

@@ -198,7 +198,7 @@ class Receiver(Output):
             # truesize_adjust(): of paged data (no truesize given: veth's), the payload.
             self._grow_window(length, seg.truesize or length)
 
-    def _queue_data(self, data: bytes, truesize: int = 0) -> None:
+    def _queue_data(self, data: bytes | memoryview, truesize: int = 0) -> None:
         self.rcv_mem.charge(self.rcv_nxt + len(data), len(data), self.clock,
                             (self.rtt.srtt_us >> 3) / 1e6, truesize)
         self.recv_queue.append(data)
@@ -251,7 +251,7 @@ class Receiver(Output):
 
     # -- when the receive buffer is full (Linux tcp_try_rmem_schedule) ----------------
 
-    def _may_queue(self, seq: int, payload: bytes) -> bool:
+    def _may_queue(self, seq: int, payload: bytes | memoryview) -> bool:
         """``tcp_data_queue``'s ``queue_and_out``: with the buffer over its size and
         nothing to prune, acknowledge at once offering a zero window; the data is
         dropped unless the queue is empty (then it is taken anyway), a bare FIN is
@@ -326,7 +326,8 @@ class Receiver(Output):
         (one skb per range: an estimate)."""
         self.rcv_mem.ofo = sum(end - start + SKB_OVERHEAD for start, end in self.ofo.ranges())
 
-    def _queue_in_order(self, seg: TCPSegment, payload: bytes, fin: int, now: float) -> None:
+    def _queue_in_order(self, seg: TCPSegment, payload: bytes | memoryview, fin: int,
+                        now: float) -> None:
         if payload:
             self._queue_data(payload, seg.truesize)
             self._event_data_recv(len(payload), seg, now)
@@ -344,7 +345,8 @@ class Receiver(Output):
             if not events or events[-1] is not DATA_RECEIVED:
                 events.append(DATA_RECEIVED)
 
-    def _data_queue_ofo(self, seq: int, payload: bytes, fin: int, truesize: int) -> None:
+    def _data_queue_ofo(self, seq: int, payload: bytes | memoryview, fin: int,
+                        truesize: int) -> None:
         """Linux ``tcp_data_queue_ofo``: keep data beyond a hole, SACK it."""
         self._schedule_ack()
         end = seq + len(payload) + fin

@@ -238,6 +238,12 @@ class UserCalls(SegmentArrives):
     def receive(self, size: int, now: float, *, peek: bool = False) -> bytes:
         """Up to ``size`` bytes of data, b"" at EOF. Raises :class:`WouldBlock` when
         nothing is there yet, and the connection's error (once) when it failed."""
+        return b"".join(self.receive_pieces(size, now, peek=peek))
+
+    def receive_pieces(self, size: int, now: float, *,
+                       peek: bool = False) -> list[bytes | memoryview]:
+        """:meth:`receive` without the copy: the data as the receive queue holds it
+        (:meth:`ReceiveQueue.take`), no pieces at EOF."""
         self.clock = now
         if size < 0:
             raise _os_error(errno.EINVAL)
@@ -254,25 +260,26 @@ class UserCalls(SegmentArrives):
                     to_mark = self.urg_seq - self.copied_seq
                 if to_mark > 0:
                     limit = min(limit, to_mark)
-            data = queue.read(limit, peek=peek)
-            if not peek and data:
-                self._consumed(len(data), now)
+            taken = min(limit, len(queue))
+            pieces = queue.take(taken, peek=peek)
+            if not peek and taken:
+                self._consumed(taken, now)
                 if self.copied_seq > self.urg_seq and not self.urg_pending:
                     # Linux tcp_recvmsg: past the mark, the urgent data is forgotten.
                     self.urg_data = None
                     self.urg_read = False
-            if data:
-                return data
+            if taken:
+                return pieces
         if self.fin_seq is not None and self.copied_seq >= self.fin_seq:
-            return b""
+            return []
         if self.error:
             raise self._error_or(errno.ECONNRESET)
         if self.rcv_shutdown or (self.state is State.CLOSED and self.error == 0 and self.iss):
-            return b""
+            return []
         if self.state is State.CLOSED:
             raise _os_error(errno.ENOTCONN)
         if not size:
-            return b""
+            return []
         raise WouldBlock("no data yet")
 
     def _skip_urgent_byte(self) -> None:

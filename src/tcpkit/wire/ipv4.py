@@ -126,7 +126,7 @@ def parse_ipv4(
 ) -> tuple[IPv4Header, bytes | memoryview]:
     """Read an IPv4 datagram: its header and its payload (cut at the total length).
     The payload of a memoryview is a view, not a copy: a 64 KB super-segment read from
-    a device is copied once, by the transport that keeps it.
+    a device is copied next when the application reads it.
 
     Octets after the total length (link-layer padding) are ignored, as RFC 1122 §3.3.2
     implies. With ``verify`` a wrong header checksum raises :class:`BadChecksum`. With

@@ -13,6 +13,7 @@ from typing import Final
 
 from tcpkit.wire.checksum import finish, offload_checksum, word_sum
 from tcpkit.wire.errors import BadChecksum, MalformedPacket, need
+from tcpkit.wire.frozen import frozen
 from tcpkit.wire.tcp_options import TCPOption, build_options, parse_options
 
 FIN: Final = 0x001
@@ -65,7 +66,7 @@ class TCPSegment:
     window: int = 0
     urgent: int = 0
     options: tuple[TCPOption, ...] = ()
-    payload: bytes = b""
+    payload: bytes | memoryview = b""
     checksum: int | None = None
     gso_size: int = field(default=0, compare=False, repr=False)
     truesize: int = field(default=0, compare=False, repr=False)
@@ -121,7 +122,8 @@ def parse_tcp(
 ) -> TCPSegment:
     """Read a TCP segment. With ``pseudo_header`` (:func:`checksum.pseudo_header` of the
     addresses, ``length=0``) the checksum is verified and a wrong one raises
-    :class:`BadChecksum`. ``base`` is added to offsets in errors."""
+    :class:`BadChecksum`. ``base`` is added to offsets in errors. The payload of a view
+    of bytes is a view too (:func:`~tcpkit.wire.frozen.frozen`), not a copy."""
     n = len(data)
     need("tcp", n, MIN_HEADER_LEN, "TCP header", base)
     sport, dport, seq, ack, off_flags, window, csum, urgent = _FIXED.unpack_from(data, 0)
@@ -148,6 +150,6 @@ def parse_tcp(
         window,
         urgent,
         parse_options(bytes(data[MIN_HEADER_LEN:hlen])) if hlen > MIN_HEADER_LEN else (),
-        bytes(data[hlen:]),
+        frozen(data[hlen:]) if n > hlen else b"",
         csum,
     )

@@ -39,6 +39,7 @@ import threading
 from dataclasses import dataclass
 
 from tcpkit.links.netns import TunNamespace, entered, exists
+from tcpkit.links.read_pool import ReadPool
 from tcpkit.links.reader import LinkReader, Wrap
 from tcpkit.links.uring import BatchWriter
 from tcpkit.socket.runtime import RealTimeRuntime
@@ -132,6 +133,7 @@ class TunLink:
             # GSO does for a device without TSO: the engine still sends 64 KB at once.
             self.interface.transmit_tcp = (self._transmit_tcp if device.offload
                                            else self._segment_tcp)
+        self._pool = ReadPool(device.fd, READ_SIZE)
         self._reader = LinkReader(runtime, device.fd, self._read, self._deliver,
                                   f"tcpkit-{device.name}", wrap)
 
@@ -188,27 +190,28 @@ class TunLink:
 
     # -- from the kernel ---------------------------------------------------------------
 
-    def _read(self) -> bytes:
+    def _read(self) -> bytes | memoryview:
         try:
-            return os.read(self.device.fd, READ_SIZE)
+            return self._pool.read()
         except OSError as exc:
             if exc.errno == errno.EBADFD:  # the device was deleted with its namespace
                 raise EOFError from None
             raise
 
-    def _deliver(self, batch: list[bytes]) -> None:
+    def _deliver(self, batch: list[bytes | memoryview]) -> None:
         self.received += len(batch)
         if self.device.offload:
             for data in batch:
                 self._deliver_offloaded(data)
             return
         # A plain device: what one batch holds is merged (coalesce_tcp), as a NIC
-        # driver's GRO does, on as in Linux.
-        for packet, gso_size, verified in coalesce_tcp(batch):
+        # driver's GRO does, on as in Linux. Its reads are bytes unless the MTU is
+        # beyond the pool's COPY_BELOW.
+        for packet, gso_size, verified in coalesce_tcp([bytes(p) for p in batch]):
             self.host.receive(packet, self.interface, checksum_trusted=verified,
                               gso_size=gso_size)
 
-    def _deliver_offloaded(self, data: bytes) -> None:
+    def _deliver_offloaded(self, data: bytes | memoryview) -> None:
         try:
             header = virtio_net.parse_virtio_net(data)
         except MalformedPacket as exc:

@@ -61,6 +61,7 @@ TUN_F_TSO6 = 0x04
 
 _IFREQ = struct.Struct("16sH22x")  # struct ifreq: ifr_name, ifr_flags, padding
 READ_SIZE = HEADER_LEN + 0x10000  # the largest GSO packet (64 KB) and its header
+_SLOT_BYTES = 2 << 20  # what the io_uring slots may take
 
 
 def _attach(name: str, vnet_hdr: int) -> int:
@@ -123,8 +124,12 @@ class TunLink:
         self.write_errors = 0
         self._queued: list[list[bytes | memoryview]] = []
         self._writing = threading.Lock()  # one writer at a time keeps the order
-        # One io_uring batch per flush (links/uring), each slot an MTU-sized packet.
-        self._writer = BatchWriter(device.fd, slot_size=(HEADER_LEN + mtu + 63) & ~63)
+        # One io_uring batch per flush (links/uring), each slot an MTU-sized packet;
+        # 1024 of them at MTU 1500, fewer for a larger MTU: about 2 MB of slots (the
+        # kernel rounds the count up to a power of two).
+        slot = (HEADER_LEN + mtu + 63) & ~63
+        self._writer = BatchWriter(device.fd, slot_size=slot,
+                                   entries=max(8, min(1024, _SLOT_BYTES // slot)))
         with runtime.lock:
             runtime.flushers.append(self.flush)
             self.interface: Interface = host.add_interface(interface, address, mtu=mtu)

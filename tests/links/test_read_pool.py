@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -16,20 +15,9 @@ from hypothesis import strategies as st
 
 from tcpkit.links.read_pool import COPY_BELOW, ReadPool
 from tcpkit.wire.frozen import frozen, is_frozen_view
+from tests.links.conftest import seqpacket_pair
 
 SIZE = 65546
-
-
-@pytest.fixture
-def device() -> Iterator[tuple[socket.socket, socket.socket]]:
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    for sock in (ours, theirs):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    ours.setblocking(False)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
 
 
 def _packet(number: int, size: int) -> bytes:
@@ -54,6 +42,7 @@ def test_large_reads_are_frozen_views_and_small_ones_bytes(
 def test_nothing_read_leaves_the_buffer_in_the_pool(
         device: tuple[socket.socket, socket.socket]) -> None:
     ours, theirs = device
+    ours.setblocking(False)
     pool = ReadPool(ours.fileno(), SIZE)
     for _ in range(3):
         with pytest.raises(BlockingIOError):
@@ -80,10 +69,8 @@ def test_no_buffer_is_refilled_while_viewed(steps: list[tuple[int, int]]) -> Non
     """Each step reads a packet and keeps it for ``hold`` more reads (0: dropped at once,
     6: kept to the end), so views die out of order; every view kept must still show its
     own packet at the end, and buffers are reused once free."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours, theirs = seqpacket_pair()
     try:
-        for sock in (ours, theirs):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         pool = ReadPool(ours.fileno(), SIZE, keep=4)
         held: list[tuple[int, int, bytes | memoryview]] = []  # (until step, number, data)
         kept: list[tuple[int, bytes | memoryview]] = []

@@ -12,23 +12,11 @@ import os
 import random
 import socket
 import struct
-from collections.abc import Iterator
 
 import pytest
 
 from tcpkit.links import uring
 from tcpkit.links.uring import BatchWriter
-
-
-@pytest.fixture
-def device() -> Iterator[tuple[socket.socket, socket.socket]]:
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    for sock in (ours, theirs):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
 
 
 def _writer(fd: int, **kw: int) -> BatchWriter:

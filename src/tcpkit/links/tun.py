@@ -230,10 +230,11 @@ class TunLink:
     def close(self) -> None:
         """Stop reading, take the interface down and close the device."""
         self._reader.stop()
+        # Letting the lock go writes what was sent before (runtime.flush, while this
+        # link is still among the flushers): it is on its way, as on a real wire.
         with self.runtime.lock:
             self.interface.up = False
             self.interface.transmit_tcp = None
-        self.flush()  # what was sent before is on its way, as on a real wire
         with self.runtime.lock:
             self.runtime.flushers.remove(self.flush)
         with self._writing:
